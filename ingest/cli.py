@@ -1,0 +1,195 @@
+"""The tokenrecon ingest CLI: `python -m ingest <command> --help`.
+
+Exit codes: 0 the job was done (records may have been quarantined: see the summary);
+1 an input could not be read, or --fail-on-quarantine and something was quarantined;
+2 the command line or a SOURCE is unusable (missing path, bad az:// location, no credentials).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from concurrent.futures import Executor, ProcessPoolExecutor
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ingest import config, events
+from ingest.azure_blob import BlobConfigError
+from ingest.inputs import SourceError, resolve
+from ingest.landing import FINAL_STATUSES, LandingZone
+from ingest.sources.realtime_events import RecordError
+
+app = typer.Typer(
+    help="Land Azure OpenAI Realtime event logs and Azure cost exports as Parquet for dbt.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+LandingOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--landing",
+        envvar="TOKENRECON_LANDING",
+        help="Landing zone root (default: data/landing in the project).",
+        show_default=False,
+    ),
+]
+AccountUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--account-url",
+        envvar="AZURE_STORAGE_ACCOUNT_URL",
+        help="Blob account URL for az:// sources, used with DefaultAzureCredential when "
+        "AZURE_STORAGE_CONNECTION_STRING is not set.",
+    ),
+]
+
+
+@app.callback()
+def _root() -> None:
+    """Land Azure OpenAI Realtime event logs and Azure cost exports as Parquet for dbt."""
+
+
+def _zone(landing: Path | None) -> LandingZone:
+    """The landing zone, with every dataset's schema file in place (dbt reads them all)."""
+    zone = LandingZone(landing or config.landing_root())
+    zone.ensure_datasets({events.DATASET: events.EVENT_SCHEMA})
+    return zone
+
+
+def _process_pool(workers: int) -> Executor:
+    """Parser processes, started lazily on the first chunk (spawned: no inherited threads)."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _progress_bar(total: int, label: str):
+    """A tqdm bar over bytes when stderr is a terminal, else None (quiet, structured output)."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False)
+
+
+@app.command("events")
+def events_command(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Log files, folders (searched recursively for .jsonl/.ndjson/.json[.gz]) or "
+            "az://<container>/<prefix> Blob locations.",
+            show_default=False,
+        ),
+    ],
+    resource: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TOKENRECON_RESOURCE",
+            help="Azure OpenAI / Foundry account name for lines without an envelope 'resource'.",
+        ),
+    ] = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TOKENRECON_DEPLOYMENT",
+            help="Deployment name for lines without an envelope 'deployment'.",
+        ),
+    ] = None,
+    received_at: Annotated[
+        str | None,
+        typer.Option(
+            "--received-at",
+            envvar="TOKENRECON_RECEIVED_AT",
+            help="Receive time (ISO-8601, UTC if no zone; or epoch ms) for lines without an "
+            "envelope 'received_at'. Without it such lines are quarantined: no silent guess.",
+        ),
+    ] = None,
+    landing: LandingOption = None,
+    account_url: AccountUrlOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="TOKENRECON_WORKERS",
+            min=0,
+            help="Processes parsing JSONL chunks in parallel (0: one per CPU; 1: in-process).",
+        ),
+    ] = 0,
+    fail_on_quarantine: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-quarantine",
+            envvar="TOKENRECON_FAIL_ON_QUARANTINE",
+            help="Exit 1 when any record was quarantined (default: report and exit 0).",
+        ),
+    ] = False,
+) -> None:
+    """Land Realtime API event logs (bare wire events or envelopes; GA, beta or .NET shapes)."""
+    options = events.EventOptions(resource, deployment, received_at)
+    try:
+        options.defaults()
+    except RecordError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--received-at") from None
+    zone = _zone(landing)
+    log = zone.load_log(events.DATASET)
+    done_keys = {row["load_key"] for row in log if row["status"] in FINAL_STATUSES}
+    landed: dict[str, str] = {}
+    for row in sorted(log, key=lambda r: r["finished_at"]):
+        if row["status"] == "landed":
+            landed[row["file_id"]] = row["options_json"]
+
+    try:
+        files = list(resolve(sources, events.accepts, account_url))
+    except (SourceError, BlobConfigError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    workers = workers or os.cpu_count() or 1
+    pool = _process_pool(workers) if workers > 1 else None
+    bar = _progress_bar(sum(f.size for f in files), "events")
+    totals = dict.fromkeys(("files", "skipped", "duplicates", "read", "landed", "quarantined"), 0)
+    failed: list[str] = []
+    for file in files:
+        result = events.read_events(
+            file, options, zone, done_keys, landed, bar.update if bar else None, pool, workers
+        )
+        record = result.record
+        totals["files"] += 1
+        if result.skipped:
+            totals["skipped"] += 1
+            if bar:
+                bar.update(file.size)
+            continue
+        for line in result.quarantine_echo or []:
+            typer.echo(f"quarantined {line}", err=True)
+        if record.rows_quarantined > len(result.quarantine_echo or []):
+            typer.echo(
+                f"quarantined {record.rows_quarantined} records of {file.uri} in all", err=True
+            )
+        if record.status == "failed":
+            failed.append(record.message or file.uri)
+            typer.echo(f"error: {record.message}", err=True)
+            continue
+        done_keys.add(record.load_key)
+        totals["duplicates"] += record.status == "duplicate_content"
+        totals["read"] += record.records_read - record.rows_duplicate
+        totals["landed"] += record.rows_landed
+        totals["quarantined"] += record.rows_quarantined
+    if bar:
+        bar.close()
+    if pool:
+        pool.shutdown()
+    typer.echo(
+        f"events: {totals['files']} files ({totals['skipped']} already landed, "
+        f"{totals['duplicates']} copies of landed content, {len(failed)} failed); "
+        f"{totals['read']} records read, {totals['landed']} landed, "
+        f"{totals['quarantined']} quarantined -> {zone.root}"
+    )
+    if failed or (fail_on_quarantine and totals["quarantined"]):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

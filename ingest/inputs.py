@@ -1,0 +1,79 @@
+"""Resolve SOURCE arguments (files, folders, az:// locations) into input files to read."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest import azure_blob
+
+
+class SourceError(RuntimeError):
+    """A SOURCE argument that cannot be resolved (missing path, bad location, no credentials)."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to read: where it is, its cheap identity, and how to open it."""
+
+    uri: str
+    size: int
+    version: str  # mtime in ns for local files, etag for blobs
+    opener: Callable[[], io.BufferedIOBase]
+
+    @property
+    def name(self) -> str:
+        return self.uri.rsplit("/", 1)[-1]
+
+    def open(self) -> io.BufferedIOBase:
+        return self.opener()
+
+
+def _local(path: Path) -> InputFile:
+    stat = path.stat()
+    resolved = path.resolve()
+    return InputFile(
+        uri=str(resolved),
+        size=stat.st_size,
+        version=str(stat.st_mtime_ns),
+        opener=lambda: open(resolved, "rb", buffering=4 << 20),
+    )
+
+
+def resolve(
+    sources: Iterable[str],
+    accept: Callable[[str], bool],
+    account_url: str | None = None,
+) -> Iterator[InputFile]:
+    """Input files under each source whose name `accept`s, in a stable (sorted) order."""
+    client = None
+    for source in sources:
+        if source.startswith(azure_blob.AZ_SCHEME):
+            location = azure_blob.BlobLocation.parse(source)
+            if client is None:
+                client = azure_blob.service_client(account_url)
+            found = False
+            for item in azure_blob.list_blobs(client, location):
+                if accept(item.name):
+                    found = True
+                    yield InputFile(
+                        uri=item.uri,
+                        size=item.size,
+                        version=item.etag,
+                        opener=lambda item=item, client=client: azure_blob.open_blob(client, item),
+                    )
+            if not found:
+                raise SourceError(f"{source}: no accepted files under this Blob prefix")
+            continue
+        path = Path(source)
+        if path.is_file():
+            yield _local(path)
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and accept(p.name))
+            if not files:
+                raise SourceError(f"{source}: folder holds no accepted files")
+            yield from (_local(p) for p in files)
+        else:
+            raise SourceError(f"{source}: no such file or folder")

@@ -1,0 +1,1 @@
+"""Sample data built from known numbers (the reference case of DOMAIN.md, later the simulator)."""

@@ -1,0 +1,77 @@
+with
+
+source as (
+
+    select * from {{ source('realtime', 'events') }}
+
+),
+
+renamed as (
+
+    select
+        -- lineage
+        regexp_extract(source.filename, '([0-9a-f]{32})\.parquet$', 1) as source_file_id,
+        source.source_uri,
+        source.record_number,
+
+        -- when, where
+        timezone('UTC', source.received_at) as received_at,
+        cast(timezone('UTC', source.received_at) as date) as event_date,
+        source.resource_name,
+        source.deployment_name,
+        source.direction,
+
+        -- identity
+        source.session_id,
+        source.session_id_source,
+        source.event_type,
+        source.wire_event_type,
+        source.event_id,
+        source.event_key,
+        source.response_id,
+        source.response_status,
+        source.conversation_id,
+        source.item_id,
+        source.previous_item_id,
+
+        -- session configuration (session.created / session.updated only)
+        source.session_config.model as session_model,
+        source.session_config.session_type,
+        source.session_config.transcription_model,
+        source.session_config.input_audio_format,
+        source.session_config.input_audio_rate,
+        source.session_config.output_audio_format,
+        source.session_config.output_audio_rate,
+
+        -- usage (response.done and input audio transcription events only)
+        source.usage.usage_type,
+        source.usage.total_tokens,
+        source.usage.input_tokens,
+        source.usage.output_tokens,
+        source.usage.input_text_tokens,
+        source.usage.input_audio_tokens,
+        source.usage.input_image_tokens,
+        source.usage.cached_tokens,
+        source.usage.cached_text_tokens,
+        source.usage.cached_audio_tokens,
+        source.usage.cached_image_tokens,
+        source.usage.output_text_tokens,
+        source.usage.output_audio_tokens,
+        source.usage.output_reasoning_tokens,
+        source.usage.usage_seconds,
+
+        -- voice activity, audio and errors
+        source.audio_start_ms,
+        source.audio_end_ms,
+        source.audio_payload_bytes,
+        source.error.error_type,
+        source.error.error_code,
+        source.error.error_message,
+
+        source.event_json
+
+    from source
+
+)
+
+select * from renamed
