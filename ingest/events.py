@@ -1,35 +1,45 @@
 """`ingest events`: Realtime event logs (local or Azure Blob) -> landed Parquet.
 
-One input file is read as a stream: records are parsed by ingest.sources.realtime_events,
-buffered per event date and written in batches, so memory stays flat whatever the file size.
+One input file is read as a stream of chunks of whole lines (READ_CHUNK bytes). Each chunk is
+parsed by ingest.sources.realtime_events and written as its own Parquet part per UTC event
+date - in worker processes when there are several CPUs - so memory stays flat whatever the file
+size. Parts get their final names only when the whole file has been read (landing.commit_parts).
 """
 
 from __future__ import annotations
 
+import gc
 import gzip
 import hashlib
 import io
 import json
-import operator
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ingest.inputs import InputFile
-from ingest.landing import LandingZone, LoadRecord, PartitionedWriter, load_key
+from ingest.landing import (
+    LandingZone,
+    LoadRecord,
+    PartWriter,
+    abort_parts,
+    commit_parts,
+    load_key,
+)
 from ingest.sources import realtime_events as rt
 
 DATASET = "realtime_events"
 ACCEPTED_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
-READ_CHUNK = 8 << 20  # bytes of whole lines parsed as one chunk (by one worker)
+READ_CHUNK = 16 << 20  # bytes of whole lines parsed as one chunk, by one worker, into one part
+BATCH_ROWS = 10_000  # rows buffered per date before they are written as a row group
 QUARANTINE_ECHO = 20  # quarantined records echoed to stderr per file
 
 _INT = pa.int64()
@@ -61,6 +71,7 @@ EVENT_TYPES: dict[str, pa.DataType] = {
 EVENT_SCHEMA = pa.schema(
     [(c, EVENT_TYPES.get(c, _STR)) for c in ("source_uri", "record_number", *rt.EVENT_COLUMNS)]
 )
+_RECEIVED_AT = rt.EVENT_COLUMNS.index("received_at")
 
 
 def accepts(name: str) -> bool:
@@ -118,16 +129,14 @@ Record = tuple[int, bytes, Any, bool]  # (record number, raw bytes, decoded obje
 
 @dataclass
 class ChunkResult:
-    """What parsing one run of records produced: landed rows by UTC date, quarantined records."""
+    """What parsing one run of records produced: Parquet parts written (still under temporary
+    names, see landing.commit_parts), counts and the quarantined records."""
 
-    tables: dict[str, pa.Table]
-    quarantined: list[dict[str, Any]]
+    parts: list[Path]
+    rows: int
     records: int
     blank_lines: int
-    last_session_id: str | None
-
-
-_ROW_VALUES = operator.itemgetter(*EVENT_SCHEMA.names)
+    quarantined: list[dict[str, Any]]
 
 
 def _table(rows: list[tuple[Any, ...]]) -> pa.Table:
@@ -140,53 +149,84 @@ def _table(rows: list[tuple[Any, ...]]) -> pa.Table:
 
 
 def parse_records(
-    records: Iterable[Record], options: EventOptions, uri: str, session_id: str | None = None
+    records: Iterable[Record], options: EventOptions, uri: str, dataset_dir: Path
 ) -> ChunkResult:
-    """Parse a run of records of one file. `session_id` is the session in force at its start
-    (None when unknown: the caller fills rows left without a session, see `_carry_session`)."""
-    ctx = rt.FileContext(defaults=options.defaults(), session_id=session_id)
+    """Parse a run of records of one file and write its rows as Parquet parts, one per UTC date.
+
+    The cyclic garbage collector is paused meanwhile: parsing allocates many small containers and
+    none of them form cycles, so collections would only cost time (about 10%).
+    """
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse_records(records, options, uri, dataset_dir)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _parse_records(
+    records: Iterable[Record], options: EventOptions, uri: str, dataset_dir: Path
+) -> ChunkResult:
+    defaults = options.defaults()
+    writer = PartWriter(dataset_dir, "event_date", EVENT_SCHEMA)
     by_day: dict[date, list[tuple[Any, ...]]] = {}
     quarantined: list[dict[str, Any]] = []
-    count = blanks = 0
-    for number, raw, decoded, is_last in records:
-        if decoded is None and not raw.strip():
-            blanks += 1
-            continue
-        count += 1
-        try:
-            if isinstance(decoded, rt.RecordError):
-                raise decoded
-            if decoded is None:
-                row = rt.parse_record(raw.rstrip(b"\r"), ctx)
-            else:
-                row = rt.parse_object(decoded, raw, ctx)
-        except rt.RecordError as exc:
-            reason = str(exc)
-            if is_last and decoded is None and reason.startswith("not valid JSON"):
-                reason = f"truncated last line (no newline at end of file): {reason}"
-            quarantined.append(
-                {
-                    "source_uri": uri,
-                    "record_number": number,
-                    "reason": reason,
-                    "raw_record": raw,
-                    "quarantined_at": datetime.now(UTC),
-                }
-            )
-            continue
-        row["source_uri"] = uri
-        row["record_number"] = number
-        day = row["received_at"].date()
-        rows = by_day.get(day)
-        if rows is None:
-            rows = by_day[day] = []
-        rows.append(_ROW_VALUES(row))
-    tables = {day.isoformat(): _table(rows) for day, rows in by_day.items()}
-    return ChunkResult(tables, quarantined, count, blanks, ctx.session_id)
+    count = blanks = landed = 0
+    try:
+        for number, raw, decoded, is_last in records:
+            if decoded is None and (not raw or raw.isspace()):
+                blanks += 1
+                continue
+            count += 1
+            try:
+                if isinstance(decoded, rt.RecordError):
+                    raise decoded
+                if decoded is None:
+                    row = rt.parse_record(raw[:-1] if raw.endswith(b"\r") else raw, defaults)
+                else:
+                    row = rt.parse_object(decoded, raw, defaults)
+            except rt.RecordError as exc:
+                reason = str(exc)
+                if is_last and decoded is None and reason.startswith("not valid JSON"):
+                    reason = f"truncated last line (no newline at end of file): {reason}"
+                quarantined.append(
+                    {
+                        "source_uri": uri,
+                        "record_number": number,
+                        "reason": reason,
+                        "raw_record": raw,
+                        "quarantined_at": datetime.now(UTC),
+                    }
+                )
+                continue
+            day = row[_RECEIVED_AT].date()
+            rows = by_day.get(day)
+            if rows is None:
+                rows = by_day[day] = []
+            rows.append((uri, number, *row))
+            if len(rows) >= BATCH_ROWS:
+                writer.write(day.isoformat(), _table(rows))
+                landed += len(rows)
+                rows.clear()
+        for day, rows in by_day.items():
+            if rows:
+                writer.write(day.isoformat(), _table(rows))
+                landed += len(rows)
+    except BaseException:
+        writer.abort()
+        raise
+    parts = writer.close()
+    return ChunkResult(parts, landed, count, blanks, quarantined)
 
 
 def parse_jsonl_chunk(
-    data: bytes, first_number: int, unterminated: bool, options: EventOptions, uri: str
+    data: bytes,
+    first_number: int,
+    unterminated: bool,
+    options: EventOptions,
+    uri: str,
+    dataset_dir: Path,
 ) -> ChunkResult:
     """Parse whole lines of a JSONL log (`unterminated`: the last line ends the file without a
     newline). Runs in worker processes: top-level and picklable."""
@@ -195,7 +235,7 @@ def parse_jsonl_chunk(
     records = (
         (first_number + i, line, None, unterminated and i == last) for i, line in enumerate(lines)
     )
-    return parse_records(records, options, uri)
+    return parse_records(records, options, uri, dataset_dir)
 
 
 def _jsonl_chunks(stream: io.BufferedIOBase) -> Iterator[tuple[bytes, int, bool]]:
@@ -230,72 +270,99 @@ def _array_records(stream: io.BufferedIOBase) -> Iterator[Record]:
         yield index, orjson.dumps(event), event, index == len(events)
 
 
-def _open_log(stream: io.BufferedIOBase, name: str) -> tuple[io.BufferedIOBase, bool]:
-    """(decompressed stream, is a JSON array): `.gz` is gunzipped; a `.json` file starting with
-    `[` is an array, anything else is read as JSONL."""
+def _open_log(stream: io.BufferedIOBase, name: str) -> tuple[io.BufferedIOBase, str]:
+    """(readable stream, kind): kind is `array` for a `.json` file starting with `[`, else
+    `gzip` or `plain` JSONL; `.gz` files are gunzipped on the fly."""
     lowered = name.lower()
+    kind = "plain"
     if lowered.endswith(".gz"):
         stream = io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"), READ_CHUNK)
-        lowered = lowered[:-3]
-    is_array = lowered.endswith(".json") and stream.peek(64).lstrip()[:1] == b"["
-    return stream, is_array
+        lowered, kind = lowered[:-3], "gzip"
+    if lowered.endswith(".json") and stream.peek(64).lstrip()[:1] == b"[":
+        kind = "array"
+    return stream, kind
 
 
-def _carry_session(result: ChunkResult, session_id: str | None) -> None:
-    """Give rows that a worker left without a session the session in force before the chunk."""
-    if session_id is None:
-        return
-    for day, table in result.tables.items():
-        missing = pc.is_null(table["session_id"])
-        if not pc.any(missing).as_py():
-            continue
-        index = table.schema.get_field_index("session_id")
-        table = table.set_column(
-            index, "session_id", pc.if_else(missing, session_id, table["session_id"])
-        )
-        index = table.schema.get_field_index("session_id_source")
-        result.tables[day] = table.set_column(
-            index,
-            "session_id_source",
-            pc.if_else(missing, "file_context", table["session_id_source"]),
-        )
+def parse_jsonl_range(
+    path: Path,
+    offset: int,
+    length: int,
+    first_number: int,
+    unterminated: bool,
+    options: EventOptions,
+    uri: str,
+    dataset_dir: Path,
+) -> ChunkResult:
+    """parse_jsonl_chunk on a byte range of a local file, read by the worker itself."""
+    with path.open("rb") as f:
+        f.seek(offset)
+        data = f.read(length)
+    return parse_jsonl_chunk(data, first_number, unterminated, options, uri, dataset_dir)
+
+
+def _jsonl_ranges(stream: io.BufferedIOBase) -> Iterator[tuple[int, int, int, bool]]:
+    """Like _jsonl_chunks, as (offset, length, first line number, unterminated) byte ranges: the
+    caller only hashes and counts lines, the workers read the bytes."""
+    position = start = newlines = 0
+    first = 1
+    while block := stream.read(READ_CHUNK):
+        last = block.rfind(b"\n")
+        newlines += block.count(b"\n")
+        if last >= 0:
+            end = position + last
+            yield start, end - start, first, False
+            start, first = end + 1, newlines + 1
+        position += len(block)
+    if start < position:
+        yield start, position - start, first, True
+
+
+Task = tuple[Callable[..., ChunkResult], tuple[Any, ...]]
+
+
+def _chunk_tasks(stream: io.BufferedIOBase, local_path: Path | None) -> Iterator[Task]:
+    """Parse calls for a JSONL log: byte ranges of a plain local file (workers read them), else
+    the bytes themselves (gzip, Blob)."""
+    if local_path is not None:
+        for offset, length, first, unterminated in _jsonl_ranges(stream):
+            yield parse_jsonl_range, (local_path, offset, length, first, unterminated)
+    else:
+        for data, first, unterminated in _jsonl_chunks(stream):
+            yield parse_jsonl_chunk, (data, first, unterminated)
 
 
 def _chunk_results(
     stream: io.BufferedIOBase,
-    is_array: bool,
+    kind: str,
+    file: InputFile,
     options: EventOptions,
-    uri: str,
+    dataset_dir: Path,
     pool: Executor | None,
     workers: int,
 ) -> Iterator[ChunkResult]:
-    """Results in file order, with sessions carried across chunks. With a process pool, up to
-    2 x workers chunks are parsed at once; memory stays bounded by that window."""
-    if is_array:
-        yield parse_records(_array_records(stream), options, uri)
+    """Results in file order. With a process pool, up to 2 x workers chunks are parsed at once;
+    memory stays bounded by that window whatever the file size."""
+    common = (options, file.uri, dataset_dir)
+    if kind == "array":
+        yield parse_records(_array_records(stream), *common)
         return
-    chunks = _jsonl_chunks(stream)
-    session_id: str | None = None
     if pool is None:
-        for data, first, unterminated in chunks:
-            result = parse_jsonl_chunk(data, first, unterminated, options, uri)
-            _carry_session(result, session_id)
-            session_id = result.last_session_id or session_id
-            yield result
+        for data, first, unterminated in _jsonl_chunks(stream):
+            yield parse_jsonl_chunk(data, first, unterminated, *common)
         return
+    local_path = file.local_path if kind == "plain" else None
     window: deque[Future[ChunkResult]] = deque()
-    for data, first, unterminated in chunks:
-        window.append(pool.submit(parse_jsonl_chunk, data, first, unterminated, options, uri))
-        if len(window) >= 2 * workers:
-            result = window.popleft().result()
-            _carry_session(result, session_id)
-            session_id = result.last_session_id or session_id
-            yield result
-    while window:
-        result = window.popleft().result()
-        _carry_session(result, session_id)
-        session_id = result.last_session_id or session_id
-        yield result
+    try:
+        for function, args in _chunk_tasks(stream, local_path):
+            window.append(pool.submit(function, *args, *common))
+            if len(window) >= 2 * workers:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+    finally:  # on error: let running chunks finish, and drop what they wrote
+        for future in window:
+            if not future.cancel() and future.exception() is None:
+                abort_parts(future.result().parts)
 
 
 def read_events(
@@ -313,8 +380,8 @@ def read_events(
     `done_keys` are load keys already final in the load log (skipped without reading); `landed`
     maps the content id of every landed file to the options it was landed with. The same content
     with the same options is a duplicate (a copied log) and lands nothing; the same content with
-    other options replaces the earlier landing. With `pool`, JSONL chunks are parsed by
-    `workers` processes; rows, line numbers and sessions are the same as parsing in order.
+    other options replaces the earlier landing. With `pool`, JSONL chunks are parsed and written
+    by `workers` processes; the rows are the same as in one process.
     """
     options_json = options.as_json()
     key = load_key(file.uri, file.size, file.version, options_json)
@@ -322,32 +389,32 @@ def read_events(
     if key in done_keys:
         return FileResult(record, skipped=True)
 
-    writer = PartitionedWriter(zone.dataset_dir(DATASET), "event_date", EVENT_SCHEMA)
+    dataset_dir = zone.dataset_dir(DATASET)
+    parts: list[Path] = []
     quarantined: list[dict[str, Any]] = []
     hashing: _HashingReader | None = None
     try:
         hashing = _HashingReader(file.open())
-        stream, is_array = _open_log(io.BufferedReader(hashing, READ_CHUNK), file.name)
+        stream, kind = _open_log(io.BufferedReader(hashing, READ_CHUNK), file.name)
         last_reported = 0
-        for result in _chunk_results(stream, is_array, options, file.uri, pool, workers):
+        for result in _chunk_results(stream, kind, file, options, dataset_dir, pool, workers):
+            parts.extend(result.parts)
             record.records_read += result.records
             record.blank_lines += result.blank_lines
+            record.rows_landed += result.rows
             quarantined.extend(result.quarantined)
-            for day, table in result.tables.items():
-                record.rows_landed += table.num_rows
-                writer.write(day, table)
             if progress is not None:
                 progress(hashing.bytes_read - last_reported)
                 last_reported = hashing.bytes_read
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        writer.abort()
+        abort_parts(parts)
         record.status = "failed"
         record.rows_landed = 0
         record.message = f"{file.uri}: could not be read: {exc}"
         zone.record_load(record)
         return FileResult(record)
     except BaseException:
-        writer.abort()
+        abort_parts(parts)
         raise
     finally:
         if hashing is not None:
@@ -361,21 +428,21 @@ def read_events(
     record.file_id = record.content_sha256[:32]
     record.rows_quarantined = len(quarantined)
     if landed.get(record.file_id) == options_json:
-        writer.abort()
+        abort_parts(parts)
         record.status = "duplicate_content"
         record.message = "same content and options already landed from another source"
         record.rows_duplicate = record.rows_landed + record.rows_quarantined
         record.rows_landed = 0
         record.rows_quarantined = 0
     elif record.records_read == 0:
-        writer.abort()
+        abort_parts(parts)
         record.status = "empty"
         record.message = "file holds no records"
     else:
         zone.remove_landed(DATASET, record.file_id)
         zone.write_quarantine(DATASET, record.file_id, quarantined)
-        record.partitions = writer.partitions
-        writer.commit(record.file_id)
+        record.partitions = sorted({p.parent.name.partition("=")[2] for p in parts})
+        commit_parts(parts, record.file_id)
         record.status = "landed"
         landed[record.file_id] = options_json
     zone.record_load(record)

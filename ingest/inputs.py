@@ -22,6 +22,7 @@ class InputFile:
     size: int
     version: str  # mtime in ns for local files, etag for blobs
     opener: Callable[[], io.BufferedIOBase]
+    local_path: Path | None = None  # set for local files: workers may read ranges themselves
 
     @property
     def name(self) -> str:

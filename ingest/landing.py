@@ -2,7 +2,7 @@
 
 Layout under the landing root (TOKENRECON_LANDING, default data/landing):
 
-    <dataset>/<partition>=<value>/<file_id>.parquet   landed rows of one input file
+    <dataset>/<partition>=<value>/<file_id>-<n>.parquet  landed rows of one input file, part n
     <dataset>/_schema.parquet                         zero rows: the dataset's schema, so that
                                                       readers (dbt sources) work before any landing
     _quarantine/<dataset>/<file_id>.parquet           records that could not be landed, with reasons
@@ -15,13 +15,10 @@ end in `.tmp`). The load log row is written last: it is the commit record of a l
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import uuid
-from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,64 +120,51 @@ def write_table_atomically(table: pa.Table, final: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-class PartitionedWriter:
-    """Streams tables of one input file into one temporary Parquet file per partition value.
+class PartWriter:
+    """Writes the rows of one chunk as one Parquet part per partition value, row group by row
+    group, under temporary names (invisible to `*.parquet` globs)."""
 
-    Encoding and compressing Parquet runs on a background thread (Arrow releases the GIL), so
-    it overlaps with parsing; at most `max_pending` tables wait, which bounds memory.
-    """
-
-    def __init__(
-        self, dataset_dir: Path, partition_column: str, schema: pa.Schema, max_pending: int = 2
-    ) -> None:
+    def __init__(self, dataset_dir: Path, partition_column: str, schema: pa.Schema) -> None:
         self.dataset_dir = dataset_dir
         self.partition_column = partition_column
         self.schema = schema
-        self._writers: dict[str, tuple[pq.ParquetWriter, Path]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
-        self._pending: deque[Future[None]] = deque()
-        self._max_pending = max_pending
+        self._open: dict[str, tuple[pq.ParquetWriter, Path]] = {}
 
     def write(self, partition: str, table: pa.Table) -> None:
-        entry = self._writers.get(partition)
-        if entry is None:
+        if partition not in self._open:
             folder = self.dataset_dir / f"{self.partition_column}={partition}"
             folder.mkdir(parents=True, exist_ok=True)
             tmp = folder / f".{uuid.uuid4().hex}.parquet.tmp"
-            entry = (pq.ParquetWriter(tmp, self.schema, compression="zstd"), tmp)
-            self._writers[partition] = entry
-        while len(self._pending) >= self._max_pending:
-            self._pending.popleft().result()
-        self._pending.append(self._pool.submit(entry[0].write_table, table))
+            self._open[partition] = (pq.ParquetWriter(tmp, self.schema, compression="zstd"), tmp)
+        self._open[partition][0].write_table(table)
 
-    @property
-    def partitions(self) -> list[str]:
-        return sorted(self._writers)
-
-    def _drain(self) -> None:
-        while self._pending:
-            self._pending.popleft().result()
-
-    def commit(self, file_id: str) -> None:
-        """Finish, close every file and rename it to `<file_id>.parquet` in its partition."""
-        self._drain()
-        self._pool.shutdown()
-        for writer, tmp in self._writers.values():
+    def close(self) -> list[Path]:
+        """The temporary parts, in partition order."""
+        parts = []
+        for partition in sorted(self._open):
+            writer, tmp = self._open[partition]
             writer.close()
-            os.replace(tmp, tmp.with_name(f"{file_id}.parquet"))
-        self._writers.clear()
+            parts.append(tmp)
+        self._open.clear()
+        return parts
 
     def abort(self) -> None:
-        """Drop everything written so far; nothing becomes visible."""
-        with contextlib.suppress(Exception):
-            self._drain()
-        self._pool.shutdown()
-        for writer, tmp in self._writers.values():
-            try:
-                writer.close()
-            finally:
-                tmp.unlink(missing_ok=True)
-        self._writers.clear()
+        for writer, tmp in self._open.values():
+            writer.close()
+            tmp.unlink(missing_ok=True)
+        self._open.clear()
+
+
+def commit_parts(parts: list[Path], file_id: str) -> None:
+    """Rename the parts of one input to `<file_id>-<n>.parquet`, n in file order."""
+    for n, tmp in enumerate(parts):
+        os.replace(tmp, tmp.with_name(f"{file_id}-{n:05d}.parquet"))
+
+
+def abort_parts(parts: list[Path]) -> None:
+    """Drop parts that will not land."""
+    for tmp in parts:
+        tmp.unlink(missing_ok=True)
 
 
 class LandingZone:
@@ -223,7 +207,7 @@ class LandingZone:
 
     def remove_landed(self, dataset: str, file_id: str) -> None:
         """Drop what an earlier load of the same content landed (re-landing it with new options)."""
-        for path in self.dataset_dir(dataset).glob(f"*/{file_id}.parquet"):
+        for path in self.dataset_dir(dataset).glob(f"*/{file_id}-*.parquet"):
             path.unlink()
         self._quarantine_path(dataset, file_id).unlink(missing_ok=True)
 

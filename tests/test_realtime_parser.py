@@ -53,8 +53,8 @@ DOTNET_USAGE = {
 WHEN = "2026-03-31T09:14:05.123Z"
 
 
-def parse(record: dict, ctx: rt.FileContext | None = None) -> dict:
-    return rt.parse_record(orjson.dumps(record), ctx or rt.FileContext())
+def parse(record: dict, defaults: rt.Defaults | None = None) -> dict:
+    return rt.as_dict(rt.parse_record(orjson.dumps(record), defaults or rt.Defaults()))
 
 
 def envelope(event: dict, **extra) -> dict:
@@ -178,12 +178,14 @@ def test_session_shapes(session: dict, expected: dict) -> None:
     assert row["session_id"] == session["id"]
 
 
-def test_bare_events_take_time_resource_and_session_from_the_file() -> None:
+def test_bare_events_take_time_and_resource_from_the_options() -> None:
     defaults = rt.Defaults("contoso", "rt", datetime(2026, 3, 31, tzinfo=UTC))
-    ctx = rt.FileContext(defaults=defaults)
-    parse({"type": "session.created", "session": {"id": "sess_7", "model": "m"}}, ctx)
-    row = parse({"type": "response.created", "response": {"id": "resp_7"}}, ctx)
-    assert (row["session_id"], row["session_id_source"]) == ("sess_7", "file_context")
+    created = parse(
+        {"type": "session.created", "session": {"id": "sess_7", "model": "m"}}, defaults
+    )
+    row = parse({"type": "response.created", "response": {"id": "resp_7"}}, defaults)
+    assert (created["session_id"], created["session_id_source"]) == ("sess_7", "event")
+    assert row["session_id"] is None  # placed by file order in dbt (int_events_sessionised)
     assert row["received_at"] == datetime(2026, 3, 31, tzinfo=UTC)
     assert (row["resource_name"], row["deployment_name"]) == ("contoso", "rt")
 
@@ -234,9 +236,9 @@ def test_bad_records_say_what_is_wrong(record, reason) -> None:
 
 def test_invalid_json_and_invalid_utf8_reasons() -> None:
     with pytest.raises(rt.RecordError, match="not valid JSON"):
-        rt.parse_record(b'{"type": "error"', rt.FileContext())
+        rt.parse_record(b'{"type": "error"', rt.Defaults())
     with pytest.raises(rt.RecordError, match="invalid UTF-8 at byte 10"):
-        rt.parse_record(b'{"type": "\xff\xfe"}', rt.FileContext())
+        rt.parse_record(b'{"type": "\xff\xfe"}', rt.Defaults())
 
 
 def test_transcription_usage_of_both_kinds() -> None:

@@ -110,6 +110,28 @@ def test_copied_and_overlapping_logs_count_each_response_once(
     ]
 
 
+def test_bare_logs_get_their_sessions_from_file_order(
+    workspace: Workspace, reference_envelopes: list[dict]
+) -> None:
+    events = [e["event"] for e in reference_envelopes]
+    write_jsonl(workspace.root / "bare.jsonl", events)
+    options = ["--resource", "Contoso-Voice-SWC", "--deployment", "gpt-realtime-mini"]
+    result = workspace.ingest(
+        "events", str(workspace.root / "bare.jsonl"), *options, "--received-at", "2026-03-31"
+    )
+    assert result.exit_code == 0
+    workspace.dbt("build")
+
+    assert workspace.query(
+        "select session_id_source, count(*) from intermediate.int_events_sessionised "
+        "group by all order by all"
+    ) == [("event", 2), ("file_context", 160)]
+    assert workspace.query(
+        "select session_id, resource_name, responses, total_tokens, output_audio_seconds "
+        "from marts.fct_session_usage"
+    ) == [("sess_RefCase20260331", "contoso-voice-swc", 1, 766, 21.0)]
+
+
 def test_usage_breaking_the_invariants_is_flagged_not_dropped(
     workspace: Workspace, reference_envelopes: list[dict]
 ) -> None:

@@ -21,7 +21,7 @@ replaced by their decoded byte length; everything else of the event is kept as J
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -89,6 +89,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "error",
     "event_json",
 )
+Row = tuple[Any, ...]  # one landed event, values in EVENT_COLUMNS order
 SESSION_CONFIG_FIELDS: tuple[str, ...] = (
     "model",
     "session_type",
@@ -139,14 +140,6 @@ class Defaults:
     direction: str | None = None
 
 
-@dataclass
-class FileContext:
-    """Per-file state: the session the following bare events belong to."""
-
-    defaults: Defaults = field(default_factory=Defaults)
-    session_id: str | None = None
-
-
 @lru_cache(maxsize=4096)
 def canonical_key(key: str) -> str:
     """`input_token_details`, `InputTokenDetails` and `InputTokensDetails` compare equal."""
@@ -154,6 +147,11 @@ def canonical_key(key: str) -> str:
     if k.endswith("count"):
         k = k[:-5]
     return k.replace("tokens", "token")
+
+
+@lru_cache(maxsize=1024)
+def _lower(text: str) -> str:
+    return text.lower()
 
 
 def canonical_view(obj: Any) -> dict[str, Any]:
@@ -318,18 +316,6 @@ def _usage(usage: Any) -> dict[str, Any] | None:
     raise RecordError(f"usage.type is neither 'tokens' nor 'duration': {kind!r}")
 
 
-def _unwrap(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split a record into (envelope fields, event)."""
-    if not isinstance(obj, dict):
-        raise RecordError(f"record is a JSON {type(obj).__name__}, not an object")
-    if "event" in obj and "type" not in obj:
-        event = obj["event"]
-        if not isinstance(event, dict):
-            raise RecordError("envelope 'event' is not an object")
-        return obj, event
-    return {}, obj
-
-
 def _infer_type(ev: dict[str, Any]) -> str | None:
     """SDK objects serialised without `type`: only a response carrying usage is recognisable."""
     response = ev.get("response")
@@ -349,9 +335,9 @@ def _load(raw: bytes) -> Any:
         raise RecordError(f"not valid JSON: {exc}") from None
 
 
-def parse_record(raw: bytes, ctx: FileContext) -> dict[str, Any]:
+def parse_record(raw: bytes, defaults: Defaults) -> Row:
     """Normalise one raw record. Raises RecordError with the quarantine reason."""
-    return parse_object(_load(raw), raw, ctx)
+    return parse_object(_load(raw), raw, defaults)
 
 
 # Top-level event fields read below, by snake_case name; `_event_fields` maps other spellings
@@ -370,7 +356,7 @@ EVENT_FIELDS = (
     "audio_end_ms",
     "error",
 )
-_EMPTY_ROW: dict[str, Any] = dict.fromkeys(EVENT_COLUMNS)
+_NO_ENVELOPE: dict[str, Any] = {}
 _SNAKE_OF_CANONICAL = {canonical_key(name): name for name in EVENT_FIELDS}
 
 
@@ -383,11 +369,18 @@ def _event_fields(event: dict[str, Any]) -> dict[str, Any]:
     return {_SNAKE_OF_CANONICAL.get(canonical_key(k), k): v for k, v in event.items()}
 
 
-def parse_object(obj: Any, raw: bytes, ctx: FileContext) -> dict[str, Any]:
-    """Normalise one decoded record; `raw` is its text, kept when it holds no audio payload."""
-    envelope, event = _unwrap(obj)
+def parse_object(obj: Any, raw: bytes, defaults: Defaults) -> Row:
+    """Normalise one decoded record into a Row (EVENT_COLUMNS order); `raw` is its text, kept
+    as event_json when it holds no audio payload."""
+    if not isinstance(obj, dict):
+        raise RecordError(f"record is a JSON {type(obj).__name__}, not an object")
+    if "event" in obj and "type" not in obj:
+        envelope, event = obj, obj["event"]
+        if not isinstance(event, dict):
+            raise RecordError("envelope 'event' is not an object")
+    else:
+        envelope, event = _NO_ENVELOPE, obj
     ev = _event_fields(event)
-    defaults = ctx.defaults
 
     wire_type = ev.get("type")
     if wire_type is None:
@@ -419,74 +412,94 @@ def parse_object(obj: Any, raw: bytes, ctx: FileContext) -> dict[str, Any]:
         direction = "client" if event_type in CLIENT_EVENT_TYPES else "server"
     if direction not in ("server", "client"):
         raise RecordError(f"direction is neither 'server' nor 'client': {direction!r}")
-
-    row = dict(_EMPTY_ROW)
-    row["received_at"] = received_at
-    row["resource_name"] = str(resource).lower()
-    row["deployment_name"] = envelope.get("deployment") or defaults.deployment_name
-    row["direction"] = direction
-    row["event_type"] = event_type
-    row["wire_event_type"] = wire_type
     event_id = ev.get("event_id")
-    row["event_id"] = event_id
 
-    # Session: the envelope's, the event's own (session.created/updated), else the last seen in
-    # this file (bare logs of one connection).
+    # Session: the envelope's, else the event's own (session.created / session.updated). Bare
+    # events of one connection get theirs from the file order in dbt (int_events_sessionised).
     session = ev.get("session")
-    own_session_id = field_of(session, "id") if isinstance(session, dict) else None
+    session_id = session_id_source = session_config = None
     if envelope.get("session_id"):
-        row["session_id"], row["session_id_source"] = envelope["session_id"], "envelope"
-        ctx.session_id = envelope["session_id"]
-    elif own_session_id:
-        row["session_id"], row["session_id_source"] = own_session_id, "event"
-        if event_type in ("session.created", "session.updated"):
-            ctx.session_id = own_session_id
-    elif ctx.session_id:
-        row["session_id"], row["session_id_source"] = ctx.session_id, "file_context"
+        session_id, session_id_source = envelope["session_id"], "envelope"
+    elif isinstance(session, dict) and (own_session_id := field_of(session, "id")):
+        session_id, session_id_source = own_session_id, "event"
     if event_type in ("session.created", "session.updated", "transcription_session.updated"):
-        row["session_config"] = _session_config(session)
+        session_config = _session_config(session)
 
+    usage = response_status = conversation_id = None
     response = ev.get("response")
     if isinstance(response, dict):
-        row["response_id"] = field_of(response, "id")
-        row["response_status"] = field_of(response, "status")
-        row["conversation_id"] = field_of(response, "conversation_id")
+        response_id = field_of(response, "id")
+        response_status = field_of(response, "status")
+        conversation_id = field_of(response, "conversation_id")
         if event_type == "response.done":
-            row["usage"] = _usage(field_of(response, "usage"))
+            usage = _usage(field_of(response, "usage"))
     else:
-        row["response_id"] = ev.get("response_id")
-    if event_type == "response.done" and not row["response_id"]:
+        response_id = ev.get("response_id")
+    if event_type == "response.done" and not response_id:
         raise RecordError("response.done has no response.id")
 
-    row["item_id"] = ev.get("item_id") or field_of(ev.get("item"), "id")
-    row["previous_item_id"] = ev.get("previous_item_id")
+    item_id = ev.get("item_id") or field_of(ev.get("item"), "id")
     if event_type.startswith("conversation.item.input_audio_transcription."):
-        row["usage"] = _usage(ev.get("usage"))
+        usage = _usage(ev.get("usage"))
+    audio_start_ms = audio_end_ms = audio_payload_bytes = error = None
     if "audio_start_ms" in ev:
-        row["audio_start_ms"] = _int_or_none(ev["audio_start_ms"], "audio_start_ms")
+        audio_start_ms = _int_or_none(ev["audio_start_ms"], "audio_start_ms")
     if "audio_end_ms" in ev:
-        row["audio_end_ms"] = _int_or_none(ev["audio_end_ms"], "audio_end_ms")
+        audio_end_ms = _int_or_none(ev["audio_end_ms"], "audio_end_ms")
 
-    error = ev.get("error")
-    if isinstance(error, dict):
-        code = field_of(error, "code")
-        row["error"] = {
-            "error_type": field_of(error, "type"),
+    error_object = ev.get("error")
+    if isinstance(error_object, dict):
+        code = field_of(error_object, "code")
+        error = {
+            "error_type": field_of(error_object, "type"),
             "error_code": None if code is None else str(code),
-            "error_message": field_of(error, "message"),
+            "error_message": field_of(error_object, "message"),
         }
 
     payload_key = AUDIO_PAYLOAD_KEYS.get(event_type)
     if payload_key is not None and payload_key in event:
-        row["audio_payload_bytes"] = base64_decoded_length(event[payload_key], payload_key)
+        audio_payload_bytes = base64_decoded_length(event[payload_key], payload_key)
         event = {k: v for k, v in event.items() if k != payload_key}
-        event[f"{payload_key}_decoded_bytes"] = row["audio_payload_bytes"]
+        event[f"{payload_key}_decoded_bytes"] = audio_payload_bytes
         kept = {**envelope, "event": event} if envelope else event
-        row["event_json"] = orjson.dumps(kept).decode()
+        event_json = orjson.dumps(kept).decode()
     else:
-        row["event_json"] = raw.decode("utf-8")
+        event_json = raw.decode("utf-8")
 
     # Identity used to count an event once when the same log is landed twice: the server's
-    # event_id, else a fingerprint of the record's bytes.
-    row["event_key"] = event_id or "sha1:" + hashlib.sha1(raw, usedforsecurity=False).hexdigest()
-    return row
+    # event_id (unique across sessions), else - client events, whose ids the application picks -
+    # a fingerprint of the record's bytes.
+    if event_id and direction == "server":
+        event_key = event_id
+    else:
+        event_key = "sha1:" + hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+
+    return (  # EVENT_COLUMNS order
+        received_at,
+        _lower(str(resource)),
+        envelope.get("deployment") or defaults.deployment_name,
+        direction,
+        session_id,
+        session_id_source,
+        event_type,
+        wire_type,
+        event_id,
+        event_key,
+        response_id,
+        response_status,
+        conversation_id,
+        item_id,
+        ev.get("previous_item_id"),
+        audio_start_ms,
+        audio_end_ms,
+        audio_payload_bytes,
+        session_config,
+        usage,
+        error,
+        event_json,
+    )
+
+
+def as_dict(row: Row) -> dict[str, Any]:
+    """A Row keyed by column name (for tests and debugging)."""
+    return dict(zip(EVENT_COLUMNS, row, strict=True))

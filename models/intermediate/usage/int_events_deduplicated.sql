@@ -1,14 +1,15 @@
 {#
     One row per distinct event. The same log landed twice (a copy under another name, a rotated
-    log overlapping its successor, two loggers on one connection) repeats events; an event is
-    the same when its direction, session and event key (the server's event_id, else a
-    fingerprint of the record) agree. The earliest received copy is kept.
+    log overlapping its successor, a log that grew and was read again, two loggers on one
+    connection) repeats events; an event is the same when its event key agrees (the server's
+    event_id, else a fingerprint of the record's bytes). The copy that knows its session wins,
+    then the earliest received.
 #}
 with
 
 events as (
 
-    select * from {{ ref('stg_realtime__events') }}
+    select * from {{ ref('int_events_sessionised') }}
 
 ),
 
@@ -17,8 +18,12 @@ ranked as (
     select
         events.*,
         row_number() over (
-            partition by events.direction, coalesce(events.session_id, ''), events.event_key
-            order by events.received_at, events.source_uri, events.record_number
+            partition by events.event_key
+            order by
+                events.session_id is null,
+                events.received_at,
+                events.source_uri,
+                events.record_number
         ) as copy_number
 
     from events

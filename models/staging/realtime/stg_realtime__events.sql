@@ -10,7 +10,7 @@ renamed as (
 
     select
         -- lineage
-        regexp_extract(source.filename, '([0-9a-f]{32})\.parquet$', 1) as source_file_id,
+        regexp_extract(source.filename, '([0-9a-f]{32})-[0-9]+\.parquet$', 1) as source_file_id,
         source.source_uri,
         source.record_number,
 
