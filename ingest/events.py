@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import gzip
-import hashlib
 import io
 import json
 import zlib
@@ -24,6 +23,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import xxhash
 
 from ingest.inputs import InputFile
 from ingest.landing import (
@@ -102,11 +102,12 @@ class FileResult:
 
 
 class _HashingReader(io.RawIOBase):
-    """Passes bytes through while hashing them: the content identity of the stored file."""
+    """Passes bytes through while hashing them (XXH3-128: a content identity, not a security
+    check; it runs at memory speed, where SHA-256 cost a tenth of the ingest time)."""
 
     def __init__(self, inner: io.BufferedIOBase) -> None:
         self.inner = inner
-        self.sha256 = hashlib.sha256()
+        self.hash = xxhash.xxh3_128()
         self.bytes_read = 0
 
     def readable(self) -> bool:
@@ -115,7 +116,7 @@ class _HashingReader(io.RawIOBase):
     def readinto(self, target) -> int:
         n = self.inner.readinto(target)
         if n:
-            self.sha256.update(memoryview(target)[:n])
+            self.hash.update(memoryview(target)[:n])
             self.bytes_read += n
         return n or 0
 
@@ -424,8 +425,7 @@ def read_events(
         for row in quarantined[:QUARANTINE_ECHO]
     ]
 
-    record.content_sha256 = hashing.sha256.hexdigest()
-    record.file_id = record.content_sha256[:32]
+    record.file_id = hashing.hash.hexdigest()
     record.rows_quarantined = len(quarantined)
     if landed.get(record.file_id) == options_json:
         abort_parts(parts)

@@ -41,7 +41,6 @@ LOAD_LOG_SCHEMA = pa.schema(
         ("source_version", pa.string()),
         ("options_json", pa.string()),
         ("file_id", pa.string()),
-        ("content_sha256", pa.string()),
         ("status", pa.string()),
         ("records_read", pa.int64()),
         ("rows_landed", pa.int64()),
@@ -89,7 +88,6 @@ class LoadRecord:
     options_json: str
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     file_id: str | None = None
-    content_sha256: str | None = None
     status: str = "failed"
     records_read: int = 0
     rows_landed: int = 0

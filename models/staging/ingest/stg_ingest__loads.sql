@@ -16,7 +16,6 @@ renamed as (
         source.source_version,
         source.options_json,
         source.file_id as source_file_id,
-        source.content_sha256,
         source.status as load_status,
         source.records_read,
         source.rows_landed,
