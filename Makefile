@@ -37,17 +37,21 @@ node_modules/.installed: package.json package-lock.json
 setup: $(BIN)/.installed
 
 demo: setup
-	$(BIN)/python -m ingest events samples/reference_case
+	$(BIN)/python -m ingest events samples/reference_case/realtime_logs
+	$(BIN)/python -m ingest focus samples/reference_case/cost_exports
 	$(BIN)/dbt build --quiet
-	$(BIN)/duckdb $(TOKENRECON_WAREHOUSE) -c "\
-	  select response_id, model, usage_date, \
-	         input_text_tokens, input_audio_tokens, cached_text_tokens, cached_audio_tokens, \
-	         uncached_text_tokens, uncached_audio_tokens, output_text_tokens, output_audio_tokens, \
-	         total_tokens, has_usage_violation \
-	  from marts.fct_response_usage order by responded_at" \
-	  -c "select session_id, responses, output_audio_seconds, user_speech_seconds, transcriptions \
-	  from marts.fct_session_usage order by first_event_at"
-	@echo "Warehouse: $(TOKENRECON_WAREHOUSE)  (try: $(BIN)/duckdb $(TOKENRECON_WAREHOUSE) -c 'from marts.fct_response_usage')"
+	@echo "API usage (marts.fct_response_usage):"
+	@$(BIN)/duckdb $(TOKENRECON_WAREHOUSE) -c "\
+	  select response_id, model, usage_date, input_text_tokens, input_audio_tokens, \
+	         cached_text_tokens, cached_audio_tokens, uncached_text_tokens, uncached_audio_tokens, \
+	         output_text_tokens, output_audio_tokens, total_tokens, has_usage_violation \
+	  from marts.fct_response_usage order by responded_at"
+	@echo "Billed (marts.fct_billed_usage, current export runs only):"
+	@$(BIN)/duckdb $(TOKENRECON_WAREHOUSE) -c "\
+	  select charge_date, resource_name, meter_name, cast(billed_tokens as bigint) as billed_tokens, \
+	         billed_cost, billing_currency, consumed_quantity_basis \
+	  from marts.fct_billed_usage order by charge_date, meter_name"
+	@echo "Warehouse: $(TOKENRECON_WAREHOUSE)  (try: $(BIN)/duckdb $(TOKENRECON_WAREHOUSE) -c 'from marts.dim_export_runs')"
 
 build: setup
 	$(BIN)/dbt build

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from ingest import config, events
+from ingest import config, events, focus
 from ingest.azure_blob import BlobConfigError
 from ingest.inputs import SourceError, resolve
 from ingest.landing import FINAL_STATUSES, LandingZone
@@ -56,7 +56,13 @@ def _root() -> None:
 def _zone(landing: Path | None) -> LandingZone:
     """The landing zone, with every dataset's schema file in place (dbt reads them all)."""
     zone = LandingZone(landing or config.landing_root())
-    zone.ensure_datasets({events.DATASET: events.EVENT_SCHEMA})
+    zone.ensure_datasets(
+        {
+            events.DATASET: events.EVENT_SCHEMA,
+            focus.COSTS: focus.cost_schema(),
+            focus.RUNS: focus.RUN_SCHEMA,
+        }
+    )
     return zone
 
 
@@ -188,6 +194,63 @@ def events_command(
         f"{totals['quarantined']} quarantined -> {zone.root}"
     )
     if failed or (fail_on_quarantine and totals["quarantined"]):
+        raise typer.Exit(1)
+
+
+@app.command("focus")
+def focus_command(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Cost Management export folders or files, or az://<container>/<prefix>: runs "
+            "are found by their manifest.json; a FOCUS file no manifest names is a run of its own.",
+            show_default=False,
+        ),
+    ],
+    landing: LandingOption = None,
+    account_url: AccountUrlOption = None,
+    fail_on_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-incomplete",
+            envvar="TOKENRECON_FAIL_ON_INCOMPLETE",
+            help="Exit 1 when a run is incomplete (default: report it and exit 0).",
+        ),
+    ] = False,
+) -> None:
+    """Land Azure Cost Management FOCUS exports (CSV, CSV gzip, Parquet) and pick current runs."""
+    zone = _zone(landing)
+    try:
+        plans = focus.plan_runs(sources, account_url)
+    except (SourceError, BlobConfigError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    runs = focus.load_runs(zone)
+    con = focus.connect()
+    counts = dict.fromkeys(("skipped", "complete", "incomplete", "empty"), 0)
+    rows = dict.fromkeys(("rows_read", "rows_landed", "rows_quarantined"), 0)
+    for plan in plans:
+        if focus.is_landed(runs.get(plan.run_key), plan):
+            counts["skipped"] += 1
+            continue
+        result = focus.land_run(plan, zone, con)
+        runs[plan.run_key] = result.row
+        counts[result.row["status"]] += 1
+        for key in rows:
+            rows[key] += result.row[key]
+        for line in result.echo:
+            typer.echo(f"quarantined {line}", err=True)
+        if result.row["status"] == "incomplete":
+            typer.echo(f"incomplete run {plan.run_key}: {result.row['problems']}", err=True)
+    focus.save_runs(zone, runs)
+    current = sum(1 for r in runs.values() if r["is_current"])
+    typer.echo(
+        f"focus: {len(plans)} runs ({counts['skipped']} already landed, {counts['complete']} "
+        f"complete, {counts['incomplete']} incomplete, {counts['empty']} empty); "
+        f"{rows['rows_read']} rows read, {rows['rows_landed']} landed, "
+        f"{rows['rows_quarantined']} quarantined; {current} current runs -> {zone.root}"
+    )
+    if fail_on_incomplete and counts["incomplete"]:
         raise typer.Exit(1)
 
 

@@ -75,7 +75,9 @@ _RECEIVED_AT = rt.EVENT_COLUMNS.index("received_at")
 
 
 def accepts(name: str) -> bool:
-    return name.lower().endswith(ACCEPTED_SUFFIXES)
+    """Event logs by name; `manifest.json` (a Cost Management export manifest) is not one."""
+    lowered = name.lower()
+    return lowered.endswith(ACCEPTED_SUFFIXES) and lowered.rsplit("/", 1)[-1] != "manifest.json"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ from typer.testing import CliRunner
 from ingest.cli import app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_LOG = PROJECT_ROOT / "samples" / "reference_case" / "realtime_events.jsonl.gz"
+REFERENCE_LOG = (
+    PROJECT_ROOT / "samples" / "reference_case" / "realtime_logs" / "realtime_events.jsonl.gz"
+)
 
 
 @dataclass
@@ -72,6 +74,24 @@ class Workspace:
         with duckdb.connect(str(self.warehouse), read_only=True) as con:
             rel = con.sql(sql)
             return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+
+    def landed_focus(self, sql: str) -> list[dict]:
+        """Query landed FOCUS data: `costs`, `runs`, `quarantine` (of focus_costs)."""
+        con = duckdb.connect()
+        con.execute("set TimeZone = 'UTC'")
+        con.sql(
+            f"create view costs as select * from read_parquet("
+            f"'{self.landing}/focus_costs/**/*.parquet', union_by_name = true)"
+        )
+        runs = self.landing / "focus_runs" / "runs.parquet"
+        con.sql(f"create view runs as select * from read_parquet('{runs}')")
+        con.sql(
+            f"create view quarantine as select * from read_parquet("
+            f"'{self.landing}/_quarantine/**/*.parquet', union_by_name = true) "
+            f"where dataset = 'focus_costs'"
+        )
+        rel = con.sql(sql)
+        return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
     def landed(self, sql: str = "select * from landed") -> list[dict]:
         """Query the landed events directly (`landed`), the load log and the quarantine."""

@@ -7,14 +7,17 @@ transcription reporting `{"type": "duration", "seconds": 0}`, one response of 21
 `response.done` usage is 766 = 229 (text 119 incl. 64 cached, audio 110 incl. 64 cached) + 537 (text
 117, audio 420), and an error event. Audio is silent PCM16 at 24 kHz (48,000 bytes a second).
 
-Regenerate the bundled file with `python -m ingest.samples.reference_case samples/reference_case`.
+Also the reference bill: the Cost Management FOCUS export of the same account for March 2026
+(write_bill). Regenerate both with `python -m ingest.samples.reference_case samples/reference_case`.
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
+import json
 import sys
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -271,6 +274,7 @@ def enveloped_events() -> list[dict[str, Any]]:
 
 def write(folder: Path) -> Path:
     """Write the bundled sample: one envelope per line, gzip (mtime 0: byte-for-byte stable)."""
+    folder = folder / "realtime_logs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "realtime_events.jsonl.gz"
     body = b"".join(orjson.dumps(e) + b"\n" for e in enveloped_events())
@@ -278,5 +282,285 @@ def write(folder: Path) -> Path:
     return path
 
 
+# --- The reference bill ------------------------------------------------------------------------
+# Cost Management FOCUS export of the reference account for March 2026: the six realtime meters
+# of the reference case on 2026-03-31, plus unrelated services; two runs of the month-to-date
+# export (an early one whose 03-31 quantities are partial, and the final one).
+
+SUBSCRIPTION = "00000000-0000-0000-0000-00000000c0de"
+EXPORT_NAME = "tokenrecon-focus"
+EXPORT_SCOPE = (
+    f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.CostManagement/exports/{EXPORT_NAME}"
+)
+ACCOUNT_ID = (
+    f"/subscriptions/{SUBSCRIPTION}/resourcegroups/rg-voice/providers/"
+    f"microsoft.cognitiveservices/accounts/{RESOURCE}"
+)
+# meter name -> (meter id, USD per 1M tokens, final-run tokens on 03-31, early-run tokens)
+REALTIME_METERS: dict[str, tuple[str, str, int, int]] = {
+    "gpt rt aud mn in gl 1215 1M Tokens": ("4f1c2a10-0001-4d6e-9a51-7b3c1e0a1215", "10", 640, 320),
+    "gpt rt aud mn out gl 1215 1M Tokens": ("4f1c2a10-0002-4d6e-9a51-7b3c1e0a1215", "20", 631, 300),
+    "gpt rt txt mn in gl 1215 1M Tokens": ("4f1c2a10-0003-4d6e-9a51-7b3c1e0a1215", "0.6", 357, 180),
+    "gpt rt txt mn out gl 1215 1M Tokens": ("4f1c2a10-0004-4d6e-9a51-7b3c1e0a1215", "2.4", 181, 90),
+    "gpt rt txt mn cd in gl 1215 1M Tokens": ("4f1c2a10-0005-4d6e-9a51-7b3c1e0a1215", "0.06", 0, 0),
+    "gpt rt aud mn cd in gl 1215 1M Tokens": ("4f1c2a10-0006-4d6e-9a51-7b3c1e0a1215", "0.3", 0, 0),
+}
+RUNS = {  # run -> (run id, submitted, end date, folder timestamp)
+    "early": (
+        "5d0d6c0e-6a43-4a0e-8a3e-0b7f2a310001",
+        "2026-03-31T05:10:12.4471234Z",
+        "2026-03-30T00:00:00",
+        "202603310510",
+    ),
+    "final": (
+        "5d0d6c0e-6a43-4a0e-8a3e-0b7f2a310002",
+        "2026-04-01T05:12:43.5123456Z",
+        "2026-03-31T00:00:00",
+        "202604010512",
+    ),
+}
+
+
+def _focus_columns(version: str) -> list[str]:
+    from ingest.sources.focus import METADATA_DIR
+
+    name = {"1.0": "FocusCost_1.0.json", "1.0r2": "FocusCost_1.0.json"}[version]
+    return [c["ColumnName"] for c in json.loads((METADATA_DIR / name).read_text())["Columns"]]
+
+
+def bill_rows(run: str, consumed_in_blocks: bool = False) -> list[dict[str, Any]]:
+    """FOCUS rows of one run (values as text, the way a CSV export holds them)."""
+    from decimal import Decimal
+
+    rows: list[dict[str, Any]] = []
+    base = {
+        "BillingAccountId": "/providers/Microsoft.Billing/billingAccounts/contoso",
+        "BillingAccountName": "Contoso",
+        "BillingCurrency": "USD",
+        "BillingPeriodStart": "2026-03-01T00:00Z",
+        "BillingPeriodEnd": "2026-04-01T00:00Z",
+        "ChargeCategory": "Usage",
+        "ChargeFrequency": "Usage-Based",
+        "ProviderName": "Microsoft",
+        "PublisherName": "Microsoft",
+        "InvoiceIssuerName": "Microsoft",
+        "PricingCategory": "Standard",
+        "SubAccountId": f"/subscriptions/{SUBSCRIPTION}",
+        "SubAccountName": "voice-prod",
+        "x_PricingCurrency": "USD",
+        "x_BillingExchangeRate": "1",
+    }
+    for meter, (meter_id, price, final_tokens, early_tokens) in REALTIME_METERS.items():
+        tokens = final_tokens if run == "final" else early_tokens
+        blocks = Decimal(tokens) / Decimal(1_000_000)
+        cost = blocks * Decimal(price)
+        rows.append(
+            {
+                **base,
+                "ChargePeriodStart": "2026-03-31T00:00Z",
+                "ChargePeriodEnd": "2026-04-01T00:00Z",
+                "ChargeDescription": meter,
+                "BilledCost": f"{cost:f}",
+                "EffectiveCost": f"{cost:f}",
+                "ListCost": f"{cost:f}",
+                "ContractedCost": f"{cost:f}",
+                "ListUnitPrice": price,
+                "ContractedUnitPrice": price,
+                "PricingQuantity": f"{blocks:f}",
+                "PricingUnit": "1M Tokens",
+                "ConsumedQuantity": f"{blocks:f}" if consumed_in_blocks else str(tokens),
+                "ConsumedUnit": "Tokens",
+                "RegionId": "swedencentral",
+                "RegionName": "Sweden Central",
+                "ResourceId": ACCOUNT_ID,
+                "ResourceName": RESOURCE,
+                "ResourceType": "Azure AI services multi-service account",
+                "ServiceCategory": "AI and Machine Learning",
+                "ServiceName": "Azure OpenAI",
+                "SkuId": "DZH318Z0CJRT",
+                "SkuPriceId": f"DZH318Z0CJRT/{meter_id}",
+                "Tags": '{"team": "voice", "Env ": "prod"}',
+                "x_ResourceGroupName": "rg-voice",
+                "x_SkuMeterCategory": "Cognitive Services",
+                "x_SkuMeterSubcategory": "Azure OpenAI Media",
+                "x_SkuMeterName": meter,
+                "x_SkuMeterId": meter_id,
+                "x_PricingUnitDescription": "1M",
+                "x_PricingBlockSize": "1000000",
+                "x_BilledCostInUsd": f"{cost:f}",
+                "x_EffectiveCostInUsd": f"{cost:f}",
+            }
+        )
+    unrelated = [
+        ("Storage", "Tables", "Hot LRS Data Stored", "GB/Month", "0.02", "12.5", "storage01"),
+        ("Virtual Machines", "Dv5 Series", "D2 v5", "1 Hour", "0.096", "24", "vm-agent-01"),
+        (
+            "Azure Monitor",
+            "Log Analytics",
+            "Analytics Logs Data Ingestion",
+            "1 GB",
+            "2.3",
+            "0.4",
+            "law-voice",
+        ),
+    ]
+    days = ["2026-03-29", "2026-03-30"] + (["2026-03-31"] if run == "final" else [])
+    for day in days:
+        for category, subcategory, meter, unit, price, quantity, resource in unrelated:
+            cost = Decimal(price) * Decimal(quantity)
+            next_day = f"2026-03-{int(day[-2:]) + 1:02d}" if day != "2026-03-31" else "2026-04-01"
+            rows.append(
+                {
+                    **base,
+                    "ChargePeriodStart": f"{day}T00:00Z",
+                    "ChargePeriodEnd": f"{next_day}T00:00Z",
+                    "ChargeDescription": meter,
+                    "BilledCost": f"{cost:f}",
+                    "EffectiveCost": f"{cost:f}",
+                    "ListCost": f"{cost:f}",
+                    "ListUnitPrice": price,
+                    "PricingQuantity": quantity,
+                    "PricingUnit": unit,
+                    "ConsumedQuantity": quantity,
+                    "ConsumedUnit": unit,
+                    "RegionId": "swedencentral",
+                    "RegionName": "Sweden Central",
+                    "ResourceId": f"/subscriptions/{SUBSCRIPTION}/resourcegroups/rg/{resource}",
+                    "ResourceName": resource,
+                    "ServiceName": category,
+                    "x_SkuMeterCategory": category,
+                    "x_SkuMeterSubcategory": subcategory,
+                    "x_SkuMeterName": meter,
+                    "x_SkuMeterId": f"00000000-0000-0000-0000-{zlib.crc32(meter.encode()):012d}",
+                    "x_PricingUnitDescription": unit,
+                    "x_PricingBlockSize": "1",
+                    "Tags": "",
+                }
+            )
+    return rows
+
+
+def _manifest(
+    run: str, version: str, file_format: str, blob_name: str, size: int, rows: int
+) -> dict:
+    run_id, submitted, end, _ = RUNS[run]
+    return {
+        "manifestVersion": "2024-04-01",
+        "byteCount": size,
+        "blobCount": 1,
+        "dataRowCount": rows,
+        "exportConfig": {
+            "exportName": EXPORT_NAME,
+            "resourceId": EXPORT_SCOPE,
+            "dataVersion": version,
+            "apiVersion": "2023-07-01-preview",
+            "type": "FocusCost",
+            "timeFrame": "MonthToDate",
+            "granularity": "Daily",
+        },
+        "deliveryConfig": {
+            "partitionData": True,
+            "dataOverwriteBehavior": "CreateNewReport",
+            "fileFormat": file_format,
+            "compressionMode": "gzip" if file_format == "Csv" else "snappy",
+            "containerUri": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-finops/providers/"
+            "Microsoft.Storage/storageAccounts/contosocost",
+            "rootFolderPath": "costs",
+        },
+        "runInfo": {
+            "executionType": "Scheduled",
+            "submittedTime": submitted,
+            "runId": run_id,
+            "startDate": "2026-03-01T00:00:00",
+            "endDate": end,
+        },
+        "blobs": [{"blobName": blob_name, "byteCount": size, "dataRowCount": rows}],
+    }
+
+
+def write_bill(
+    container: Path, file_format: str = "Csv", runs: tuple[str, ...] = ("early", "final")
+) -> list[Path]:
+    """Write the reference export runs in the Cost Management layout under `container`:
+    costs/<export>/20260301-20260331/<yyyyMMddHHmm>/<run id>/part_0_0001.<ext> + manifest.json.
+    Csv: FOCUS 1.0, gzip, dates without seconds, ConsumedQuantity in tokens. Parquet: FOCUS
+    1.0r2, snappy, DECIMAL(38,18) costs, INT96 dates, ConsumedQuantity in blocks."""
+    import csv as csv_module
+    import io
+
+    manifests = []
+    for run in runs:
+        run_id, _, _, stamp = RUNS[run]
+        folder_rel = f"costs/{EXPORT_NAME}/20260301-20260331/{stamp}/{run_id}"
+        folder = container / folder_rel
+        folder.mkdir(parents=True, exist_ok=True)
+        if file_format == "Csv":
+            columns = _focus_columns("1.0")
+            rows = bill_rows(run)
+            text = io.StringIO()
+            writer = csv_module.DictWriter(text, columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            data = gzip.compress(text.getvalue().encode(), mtime=0)
+            name = "part_0_0001.csv.gz"
+            version = "1.0"
+        else:
+            data = _parquet_bill(run)
+            rows = bill_rows(run)
+            name = "part_0_0001.snappy.parquet"
+            version = "1.0r2"
+        (folder / name).write_bytes(data)
+        manifest = _manifest(
+            run, version, file_format, f"{folder_rel}/{name}", len(data), len(rows)
+        )
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        manifests.append(folder / "manifest.json")
+    return manifests
+
+
+def _parquet_bill(run: str) -> bytes:
+    import io
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ingest.sources.focus import METADATA_DIR
+
+    meta = json.loads((METADATA_DIR / "FocusCost_1.0.json").read_text())["Columns"]
+    rows = bill_rows(run, consumed_in_blocks=True)
+    arrays, fields = [], []
+    for column in meta:
+        name, kind = column["ColumnName"], column["DataType"]
+        values = [r.get(name) or None for r in rows]
+        if name == "x_BillingExchangeRate":
+            typ = pa.string()  # as Cost Management writes it
+        elif kind in ("Decimal", "Number") and name != "ConsumedUnit":
+            typ = pa.decimal128(38, 18)
+            values = [None if v is None else Decimal(v) for v in values]
+        elif kind == "DateTime":
+            typ = pa.timestamp("ns")
+            values = [
+                None if v is None else datetime.fromisoformat(v.replace("Z", "")) for v in values
+            ]
+        elif kind == "Boolean":
+            typ = pa.bool_()
+        else:
+            typ = pa.string()
+        arrays.append(pa.array(values, typ))
+        fields.append(pa.field(name, typ))
+    buffer = io.BytesIO()
+    pq.write_table(
+        pa.Table.from_arrays(arrays, schema=pa.schema(fields)),
+        buffer,
+        compression="snappy",
+        use_deprecated_int96_timestamps=True,
+    )
+    return buffer.getvalue()
+
+
 if __name__ == "__main__":
-    print(write(Path(sys.argv[1] if len(sys.argv) > 1 else "samples/reference_case")))
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "samples/reference_case")
+    print(write(target))
+    for manifest in write_bill(target / "cost_exports"):
+        print(manifest)

@@ -78,66 +78,47 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _column_sql(
-    name: str, sql_type: str, source_type: str | None, sources: list[str]
-) -> tuple[str, str | None]:
-    """(value expression, problem expression or None) for one canonical column."""
-    if not sources:
-        return f"cast(null as {'VARCHAR' if sql_type == 'JSON' else sql_type})", None
-    src = sources[0] if len(sources) == 1 else "coalesce(" + ", ".join(sources) + ")"
-    text = (
-        "case when trim(cast("
-        + src
-        + " as varchar)) in ("
-        + ", ".join(_literal(p) for p in NULL_PLACEHOLDERS)
-        + ") then null else trim(cast("
-        + src
-        + " as varchar)) end"
-    )
-    kind = (source_type or "VARCHAR").upper()
+_INTEGER_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER")
+# ISO-8601 with minutes but no seconds (FOCUS 1.0 exports): seconds are added before casting.
+_MINUTES_ONLY = r"'^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})(Z|[+-]\d{2}:?\d{2})?$'"
+
+
+def _typed(text: str, sql_type: str) -> tuple[str, str] | None:
+    """(expression casting a text column to sql_type, what is wrong when it fails), or None
+    when the text is the value (VARCHAR)."""
     if sql_type == DECIMAL:
-        if kind.startswith("DECIMAL") or kind in (
-            "BIGINT",
-            "INTEGER",
-            "SMALLINT",
-            "TINYINT",
-            "HUGEINT",
-        ):
-            return f"cast({src} as {DECIMAL})", None
-        value = f"try_cast({text} as {DECIMAL})"
-        what = "is not a decimal number"
-    elif sql_type == "TIMESTAMP":
-        if kind.startswith("TIMESTAMP WITH TIME ZONE"):
-            return f"timezone('UTC', {src})", None
-        if kind.startswith("TIMESTAMP"):
-            return f"cast({src} as TIMESTAMP)", None
-        # ISO-8601 with or without seconds, with or without a zone (UTC when none).
-        minutes_only = r"'^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})(Z|[+-]\d{2}:?\d{2})?$'"
-        fixed = f"regexp_replace({text}, {minutes_only}, '\\1:00\\2')"
-        value = f"timezone('UTC', try_cast({fixed} as TIMESTAMPTZ))"
-        what = "is not a date and time"
-    elif sql_type == "BOOLEAN":
-        if kind == "BOOLEAN":
-            return src, None
-        value = f"try_cast(lower({text}) as BOOLEAN)"
-        what = "is not true or false"
-    elif sql_type == "JSON":
-        value = f"case when json_valid({text}) then {text} end"
-        what = "is not valid JSON"
-    else:
-        return text, None
-    shown = f" || left({text}, 60) || "  # the value, quoted, cut at 60 characters
-    problem = (
-        f"case when {text} is not null and {value} is null then "
-        f"{_literal(name + ' ')} || {shown} || {_literal(' ' + what)} end"
-    )
-    return value, problem
+        return f"try_cast({text} as {DECIMAL})", "is not a decimal number"
+    if sql_type == "TIMESTAMP":
+        fixed = f"regexp_replace({text}, {_MINUTES_ONLY}, '\\1:00\\2')"
+        return f"timezone('UTC', try_cast({fixed} as TIMESTAMPTZ))", "is not a date and time"
+    if sql_type == "BOOLEAN":
+        return f"try_cast(lower({text}) as BOOLEAN)", "is not true or false"
+    if sql_type == "JSON":
+        return f"case when json_valid({text}) then {text} end", "is not valid JSON"
+    return None
+
+
+def _native(source: str, source_type: str, sql_type: str) -> str | None:
+    """The expression for a column already stored in a usable type (Parquet), else None."""
+    kind = source_type.upper()
+    if sql_type == DECIMAL and (kind.startswith("DECIMAL") or kind in _INTEGER_TYPES):
+        return f"cast({source} as {DECIMAL})"  # exact: never through a float
+    if sql_type == "TIMESTAMP" and kind.startswith("TIMESTAMP WITH TIME ZONE"):
+        return f"timezone('UTC', {source})"
+    if sql_type == "TIMESTAMP" and kind.startswith("TIMESTAMP"):
+        return f"cast({source} as TIMESTAMP)"  # Parquet INT96 and timestamps are UTC
+    if sql_type == "BOOLEAN" and kind == "BOOLEAN":
+        return source
+    return None
 
 
 def normalise_sql(relation: str, source_types: Mapping[str, str]) -> str:
     """SQL (DuckDB) that reads `relation` (columns as found in one data file, with DuckDB types)
     and returns the canonical columns, plus `x_ExtraColumns`, `source_row` (kept from the
-    relation) and `row_problem` (why the row cannot be used, NULL when it can)."""
+    relation) and `row_problem` (why the row cannot be used, NULL when it can).
+
+    Three steps, so that every expression stays small: `texts` trims each text column and turns
+    placeholders into NULL; `typed` casts; the final select names what failed to cast."""
     by_canonical: dict[str, list[str]] = {}
     for column in source_types:
         if column == "source_row":
@@ -146,33 +127,65 @@ def normalise_sql(relation: str, source_types: Mapping[str, str]) -> str:
         # the canonical spelling first, so it wins over an old one in coalesce
         by_canonical.setdefault(canonical, []).insert(0 if canonical == column else 1 << 30, column)
     known = canonical_columns()
-    selects: list[str] = []
+    placeholders = ", ".join(_literal(p) for p in NULL_PLACEHOLDERS)
+    texts: list[str] = []
+    typed: list[str] = []
+    final: list[str] = []
     problems: list[str] = []
     for name, sql_type in known.items():
-        sources = by_canonical.get(name, [])
-        value, problem = _column_sql(
-            name,
-            sql_type,
-            source_types.get(sources[0]) if sources else None,
-            [_quote(s) for s in sources],
+        column = _quote(name)
+        sources = [_quote(s) for s in by_canonical.get(name, [])]
+        if not sources:
+            empty_type = "VARCHAR" if sql_type == "JSON" else sql_type
+            final.append(f"cast(null as {empty_type}) as {column}")
+            continue
+        source = sources[0] if len(sources) == 1 else "coalesce(" + ", ".join(sources) + ")"
+        native = _native(source, source_types[by_canonical[name][0]], sql_type)
+        if native is not None:
+            texts.append(f"{native} as {column}")
+            typed.append(column)
+            final.append(column)
+            continue
+        # text: trimmed, placeholders to NULL; of several spellings the first that has a value
+        text_column = _quote("text:" + name)
+        cleaned = [
+            f"case when trim(cast({s} as varchar)) in ({placeholders}) then null "
+            f"else trim(cast({s} as varchar)) end"
+            for s in sources
+        ]
+        text = cleaned[0] if len(cleaned) == 1 else "coalesce(" + ", ".join(cleaned) + ")"
+        texts.append(f"{text} as {text_column}")
+        cast = _typed(text_column, sql_type)
+        if cast is None:
+            typed.append(f"{text_column} as {column}")
+            final.append(column)
+            continue
+        expression, what = cast
+        typed.append(f"{text_column}, {expression} as {column}")
+        final.append(column)
+        shown = (
+            f"'''' || left({text_column}, 60) || ''''"  # the value in quotes, at most 60 characters
         )
-        selects.append(f"{value} as {_quote(name)}")
-        if problem:
-            problems.append(problem)
+        problems.append(
+            f"case when {text_column} is not null and {column} is null then "
+            f"{_literal(name + ' ')} || {shown} || {_literal(' ' + what)} end"
+        )
     extra = [c for c in by_canonical if c not in known]
     if extra:
+        texts += [_quote(c) for c in extra]
+        typed += [_quote(c) for c in extra]
         pairs = ", ".join(f"{_literal(c)}: cast({_quote(c)} as varchar)" for c in extra)
-        selects.append(f"cast(to_json({{{pairs}}}) as varchar) as {EXTRA_COLUMNS}")
+        final.append(f"cast(to_json({{{pairs}}}) as varchar) as {EXTRA_COLUMNS}")
     else:
-        selects.append(f"cast(null as varchar) as {EXTRA_COLUMNS}")
+        final.append(f"cast(null as varchar) as {EXTRA_COLUMNS}")
     problem_sql = "nullif(concat_ws('; ', " + ", ".join(problems) + "), '')" if problems else "null"
+    sep = ",\n        "
     return (
-        "select "
-        + ",\n    ".join(selects)
-        + ",\n    source_row,\n    "
-        + problem_sql
-        + " as row_problem\nfrom "
-        + relation
+        f"with texts as (\n    select source_row, {sep.join(texts) or 'null as none'}\n"
+        f"    from {relation}\n),\ntyped as (\n"
+        f"    select source_row, {sep.join(typed) or 'null as none'}\n    from texts\n)\n"
+        f"select {sep.join(final)},\n    source_row,\n    {problem_sql} as row_problem\n"
+        "from typed"
     )
 
 
@@ -304,3 +317,117 @@ def choose_current(runs: Iterable[RunFacts]) -> dict[str, tuple[bool, str | None
                 why = f"superseded by {winner.run_key}, submitted later"
             result[run.run_key] = (False, why)
     return result
+
+
+def snake_case(column: str, sql_type: str | None = None) -> str:
+    """FOCUS column -> warehouse column: `ChargePeriodStart` -> `charge_period_start_at`,
+    `x_SkuMeterId` -> `x_sku_meter_id` (timestamps get `_at`, the `x_` prefix stays)."""
+    prefix, name = ("x_", column[2:]) if column.startswith("x_") else ("", column)
+    out = []
+    for i, char in enumerate(name):
+        if (
+            char.isupper()
+            and i
+            and (not name[i - 1].isupper() or (i + 1 < len(name) and name[i + 1].islower()))
+        ):
+            out.append("_")
+        out.append(char.lower())
+    snake = prefix + "".join(out)
+    if sql_type == "TIMESTAMP":
+        snake = snake.removesuffix("_date") + "_at" if snake.endswith("_date") else snake + "_at"
+    return snake
+
+
+def staging_sql() -> str:
+    """The body of models/staging/focus/stg_focus__costs.sql (generated; a test keeps it so)."""
+    columns = canonical_columns()
+    renames = ",\n".join(
+        f"        source.{_quote(c)} as {snake_case(c, t)}" for c, t in columns.items()
+    )
+    return f"""{{#
+    Generated by `python -m ingest.sources.focus` from the canonical FOCUS columns: do not edit.
+    Rows of current export runs only (one per export scope and billing month, chosen at ingest:
+    see stg_focus__export_runs); FOCUS names in snake_case, timestamps (UTC) ending in _at.
+#}}
+-- noqa: disable=RF06,CP02
+-- (landed columns keep their FOCUS spelling, quoted; this model renames them)
+with
+
+source as (
+
+    select * from {{{{ source('focus', 'costs') }}}}
+
+),
+
+current_runs as (
+
+    select run_key from {{{{ source('focus', 'runs') }}}}
+    where is_current
+
+),
+
+renamed as (
+
+    select
+        source.run_key,
+        source.source_uri,
+        source.source_row,
+{renames},
+        source.{EXTRA_COLUMNS} as x_extra_columns
+
+    from source
+    where source.run_key in (select current_runs.run_key from current_runs)
+
+)
+
+select * from renamed
+"""
+
+
+@cache
+def column_descriptions() -> dict[str, str]:
+    """Canonical column -> description, from the newest metadata that describes it."""
+    descriptions: dict[str, str] = {}
+    for name in METADATA_FILES:
+        for column in json.loads((METADATA_DIR / name).read_text())["Columns"]:
+            canonical = RENAMED_COLUMNS.get(column["ColumnName"], column["ColumnName"])
+            text = " ".join(str(column.get("Description") or "").split())
+            if text:
+                descriptions[canonical] = text
+    return descriptions
+
+
+def staging_columns_yml() -> str:
+    """The columns block of stg_focus__costs in models/staging/focus/_focus__models.yml."""
+    descriptions = column_descriptions()
+    old_names = {new: old for old, new in RENAMED_COLUMNS.items()}
+    lines = [
+        "      - name: run_key",
+        "        description: Export run the row came from (its runInfo.runId, or file-<hash> for a"
+        " loose file).",
+        "        data_tests: [not_null]",
+        "      - name: source_uri",
+        "        description: Data file the row was read from.",
+        "      - name: source_row",
+        "        description: 1-based row of the data file (header excluded).",
+    ]
+    for column, sql_type in canonical_columns().items():
+        text = descriptions.get(column, "Not described by the FOCUS metadata.")
+        if column in old_names:
+            text += f" (FOCUS `{column}`; read from `{old_names[column]}` in older exports.)"
+        else:
+            text += f" (FOCUS `{column}`.)"
+        lines.append(f"      - name: {snake_case(column, sql_type)}")
+        lines.append("        description: " + json.dumps(text))
+    lines.append(f"      - name: {snake_case(EXTRA_COLUMNS)}")
+    lines.append(
+        "        description: Columns of the export that no FOCUS dataset version lists, as a JSON"
+        " object of text values (for example the sample's `Id`)."
+    )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(staging_columns_yml() if "--yml" in sys.argv else staging_sql(), end="")

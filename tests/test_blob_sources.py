@@ -1,7 +1,8 @@
-"""`ingest events az://...` against Azurite, the real Azure Blob emulator."""
+"""`ingest events|focus az://...` against Azurite, the real Azure Blob emulator."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import orjson
@@ -104,3 +105,43 @@ def test_missing_credentials_and_empty_prefixes_are_clear_errors(
     assert missing.exit_code == 2
     assert "AZURE_STORAGE_CONNECTION_STRING" in missing.stderr
     assert "--account-url" in missing.stderr
+
+
+def test_cost_exports_are_read_from_blob_storage(workspace: Workspace, container, tmp_path) -> None:
+    """The reference export in a real container layout: runs found by their manifests."""
+    from ingest.samples.reference_case import RUNS, write_bill
+
+    write_bill(tmp_path / "export")
+    for path in sorted((tmp_path / "export").rglob("*")):
+        if path.is_file():
+            container.upload_blob(str(path.relative_to(tmp_path / "export")), path.read_bytes())
+
+    result = workspace.ingest("focus", f"az://{container.container_name}/costs/")
+
+    assert result.exit_code == 0, result.stderr
+    assert "2 runs (0 already landed, 2 complete" in result.stdout
+    rows = workspace.landed_focus(
+        "select SkuMeter, cast(PricingQuantity * 1000000 as int) as tokens, source_uri from costs "
+        f"where run_key = '{RUNS['final'][0]}' and SkuMeter like 'gpt rt aud mn%' order by 1"
+    )
+    assert [(r["SkuMeter"], r["tokens"]) for r in rows] == [
+        ("gpt rt aud mn cd in gl 1215 1M Tokens", 0),
+        ("gpt rt aud mn in gl 1215 1M Tokens", 640),
+        ("gpt rt aud mn out gl 1215 1M Tokens", 631),
+    ]
+    assert rows[0]["source_uri"].startswith(f"az://{container.container_name}/costs/")
+    again = workspace.ingest("focus", f"az://{container.container_name}/costs/")
+    assert "2 runs (2 already landed" in again.stdout
+
+    # a later run whose manifest names a blob that is not there: incomplete, never current
+    manifest = json.loads((tmp_path / "export").rglob("manifest.json").__next__().read_text())
+    manifest["runInfo"]["runId"] = "run-with-missing-blob"
+    manifest["runInfo"]["submittedTime"] = "2026-04-02T05:00:00Z"
+    manifest["runInfo"]["endDate"] = "2026-03-31T00:00:00"
+    manifest["blobs"][0]["blobName"] = "costs/late/part_0_0001.csv.gz"
+    container.upload_blob("costs/late/manifest.json", json.dumps(manifest).encode())
+    third = workspace.ingest("focus", f"az://{container.container_name}/costs/")
+    assert "incomplete run run-with-missing-blob" in third.stderr
+    assert "costs/late/part_0_0001.csv.gz: listed in the manifest but missing" in third.stderr
+    current = workspace.landed_focus("select run_key from runs where is_current")
+    assert current == [{"run_key": RUNS["final"][0]}]
