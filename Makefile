@@ -17,12 +17,13 @@ export DBT_PROFILES_DIR ?= $(CURDIR)
 export DBT_PROJECT_DIR ?= $(CURDIR)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup demo build test lint format bench-events docs clean
+.PHONY: help setup demo build test lint format bench-events bench-focus docs clean
 
 help:
 	@echo "make demo   - set up, ingest the bundled reference case, dbt build, print the result"
 	@echo "make test   - set up, lint (ruff, sqlfluff) and run every test"
-	@echo "make bench-events - ingest benchmark (writes benchmarks/results/events.md)"
+	@echo "make bench-events - event ingest benchmark (writes benchmarks/results/events.md)"
+	@echo "make bench-focus  - FOCUS ingest benchmark (writes benchmarks/results/focus.md)"
 	@echo "make docs   - dbt docs generate (target/index.html)"
 
 $(BIN)/.installed: requirements.lock
@@ -71,6 +72,9 @@ test: setup node_modules/.installed lint
 
 bench-events: setup
 	$(BIN)/python benchmarks/bench_events.py
+
+bench-focus: setup
+	$(BIN)/python benchmarks/bench_focus.py
 
 docs: setup
 	$(BIN)/dbt docs generate
