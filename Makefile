@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR)
 .PHONY: help setup demo build test lint format bench-events bench-focus docs clean
 
 help:
-	@echo "make demo   - set up, ingest the bundled reference case, dbt build, print the result"
+	@echo "make demo   - set up, land the bundled reference case, dbt build, validate, print the reconciliation"
 	@echo "make test   - set up, lint (ruff, sqlfluff) and run every test"
 	@echo "make bench-events - event ingest benchmark (writes benchmarks/results/events.md)"
 	@echo "make bench-focus  - FOCUS ingest benchmark (writes benchmarks/results/focus.md)"
@@ -41,17 +41,20 @@ demo: setup
 	$(BIN)/python -m ingest events samples/reference_case/realtime_logs
 	$(BIN)/python -m ingest focus samples/reference_case/cost_exports
 	$(BIN)/dbt build --quiet
-	@echo "API usage (marts.fct_response_usage):"
+	$(BIN)/python -m ingest validate
+	@echo "API usage and the bill side by side (marts.fct_meter_reconciliation):"
 	@$(BIN)/duckdb $(TOKENRECON_WAREHOUSE) -c "\
-	  select response_id, model, usage_date, input_text_tokens, input_audio_tokens, \
-	         cached_text_tokens, cached_audio_tokens, uncached_text_tokens, uncached_audio_tokens, \
-	         output_text_tokens, output_audio_tokens, total_tokens, has_usage_violation \
-	  from marts.fct_response_usage order by responded_at"
-	@echo "Billed (marts.fct_billed_usage, current export runs only):"
+	  select usage_date, meter_name, cast(api_tokens as int) as api_tokens, \
+	         cast(api_tokens_including_cached as int) as api_incl_cached, \
+	         cast(billed_tokens as int) as billed_tokens, billed_to_api_ratio as ratio, \
+	         cast(api_cost_estimate as decimal(12,6)) as expected_usd, \
+	         cast(billed_cost as decimal(12,6)) as billed_usd, reconciliation_status \
+	  from marts.fct_meter_reconciliation order by usage_date, meter_name"
+	@echo "Best explanation per meter (marts.fct_reconciliation_hypotheses):"
 	@$(BIN)/duckdb $(TOKENRECON_WAREHOUSE) -c "\
-	  select charge_date, resource_name, meter_name, cast(billed_tokens as bigint) as billed_tokens, \
-	         billed_cost, billing_currency, consumed_quantity_basis \
-	  from marts.fct_billed_usage order by charge_date, meter_name"
+	  select meter_name, hypothesis, cast(predicted_billed_tokens as int) as predicted, \
+	         cast(billed_tokens as int) as billed, cast(residual_tokens as int) as residual \
+	  from marts.fct_reconciliation_hypotheses where is_best_for_meter order by meter_name"
 	@echo "Warehouse: $(TOKENRECON_WAREHOUSE)  (try: $(BIN)/duckdb $(TOKENRECON_WAREHOUSE) -c 'from marts.dim_export_runs')"
 
 build: setup

@@ -20,6 +20,7 @@ from ingest import config, events, focus
 from ingest.azure_blob import BlobConfigError
 from ingest.inputs import SourceError, resolve
 from ingest.landing import FINAL_STATUSES, LandingZone
+from ingest.sources import meters
 from ingest.sources.realtime_events import RecordError
 
 app = typer.Typer(
@@ -61,6 +62,7 @@ def _zone(landing: Path | None) -> LandingZone:
             events.DATASET: events.EVENT_SCHEMA,
             focus.COSTS: focus.cost_schema(),
             focus.RUNS: focus.RUN_SCHEMA,
+            focus.METERS: focus.METER_SCHEMA,
         }
     )
     return zone
@@ -243,6 +245,7 @@ def focus_command(
         if result.row["status"] == "incomplete":
             typer.echo(f"incomplete run {plan.run_key}: {result.row['problems']}", err=True)
     focus.save_runs(zone, runs)
+    focus.save_meters(zone, con)
     current = sum(1 for r in runs.values() if r["is_current"])
     typer.echo(
         f"focus: {len(plans)} runs ({counts['skipped']} already landed, {counts['complete']} "
@@ -252,6 +255,70 @@ def focus_command(
     )
     if fail_on_incomplete and counts["incomplete"]:
         raise typer.Exit(1)
+
+
+@app.command("validate")
+def validate_command(
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="TOKENRECON_WAREHOUSE",
+            help="Warehouse file built by dbt (default: warehouse.duckdb in the project).",
+            show_default=False,
+        ),
+    ] = None,
+    results_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--results-dir",
+            envvar="TOKENRECON_VALIDATIONS",
+            help="Where each run's full results are kept as JSON (default: data/validations).",
+            show_default=False,
+        ),
+    ] = None,
+    price_tolerance: Annotated[
+        float,
+        typer.Option(help="Allowed relative difference of export and catalogue unit prices."),
+    ] = 0.01,
+    ratio_min: Annotated[
+        float, typer.Option(help="Billed/API ratios below this are reported as warnings.")
+    ] = 0.8,
+    ratio_max: Annotated[
+        float, typer.Option(help="Billed/API ratios above this are reported as warnings.")
+    ] = 1.25,
+) -> None:
+    """Great Expectations suites on the meter mappings and the reconciliation.
+
+    Exit 1 when an expectation fails (an unmapped billed meter, an export price that disagrees
+    with the catalogue, a negative token count ...); ratio bounds only warn."""
+    from ingest import validate
+
+    path = warehouse or config.warehouse_path()
+    if not path.exists():
+        typer.echo(f"error: {path}: no warehouse; run dbt build first", err=True)
+        raise typer.Exit(2)
+    report = validate.validate(
+        path,
+        results_dir or config.PROJECT_ROOT / "data" / "validations",
+        price_tolerance,
+        (ratio_min, ratio_max),
+    )
+    typer.echo(validate.render(report))
+    if report.failures:
+        raise typer.Exit(1)
+
+
+@app.command("meters")
+def meters_command(
+    seed: Annotated[Path, typer.Option(help="Where to write the seed.")] = meters.SEED,
+) -> None:
+    """Rebuild seeds/azure_openai_meters.csv: classify every catalogue meter with the parser."""
+    try:
+        path = meters.write_seed(seed)
+    except ValueError as exc:
+        typer.echo(f"error: a catalogue meter cannot be classified: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"meters: {path}")
 
 
 def main() -> None:

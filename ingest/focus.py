@@ -13,6 +13,8 @@ exactly one run is made current per (export scope, billing month): see focus.cho
 Layout under the landing zone:
     focus_costs/run_key=<run>/part-<n>.parquet   rows of the run's n-th data file
     focus_runs/runs.parquet                      one row per run, with is_current (rewritten)
+    focus_meters/meters.parquet                  every meter name the landed bills use, parsed
+                                                 by ingest.sources.meters (rewritten)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -41,9 +43,11 @@ from ingest import azure_blob
 from ingest.inputs import InputFile, SourceError, resolve
 from ingest.landing import LandingZone, LoadRecord, load_key, write_table_atomically
 from ingest.sources import focus as fx
+from ingest.sources import meters
 
 COSTS = "focus_costs"
 RUNS = "focus_runs"
+METERS = "focus_meters"
 DATA_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet")
 BATCH_BYTES = 8 << 20  # CSV bytes per batch
 GROUP_BATCHES = 4  # batches normalised together (DuckDB uses a thread per batch)
@@ -516,6 +520,56 @@ def save_runs(zone: LandingZone, runs: dict[str, dict[str, Any]]) -> None:
         runs.values(), key=lambda r: (r["scope"], str(r["billing_month"]), str(r["submitted_at"]))
     )
     write_table_atomically(pa.Table.from_pylist(ordered, schema=RUN_SCHEMA), runs_path(zone))
+
+
+METER_SCHEMA = pa.schema(
+    [
+        ("meter_key", pa.string()),
+        ("meter_name", pa.string()),
+        ("meter_category", pa.string()),
+        ("meter_subcategory", pa.string()),
+        ("parse_error", pa.string()),
+        ("family", pa.string()),
+        ("model_version", pa.string()),
+        ("modality", pa.string()),
+        ("direction", pa.string()),
+        ("is_cached", pa.bool_()),
+        ("deployment_type", pa.string()),
+        ("unit", pa.string()),
+        ("block_size", pa.int64()),
+        ("usage_field", pa.string()),
+    ]
+)
+
+
+def save_meters(zone: LandingZone, con: duckdb.DuckDBPyConnection) -> int:
+    """Parse every meter name the landed bills use (the same parser that classifies the
+    catalogue), so that a meter the catalogue does not know yet is still understood where the
+    grammar allows, and reported either way. Returns the number of meters."""
+    pattern = zone.dataset_dir(COSTS) / "**" / "*.parquet"
+    found = con.sql(
+        f"""select SkuMeter, min(x_SkuMeterCategory), min(x_SkuMeterSubcategory)
+        from read_parquet('{pattern}', union_by_name = true)
+        where SkuMeter is not null group by SkuMeter order by SkuMeter"""
+    ).fetchall()
+    rows = []
+    for name, category, subcategory in found:
+        row: dict[str, Any] = {
+            "meter_key": name.strip().lower(),
+            "meter_name": name,
+            "meter_category": category,
+            "meter_subcategory": subcategory,
+        }
+        try:
+            row.update(asdict(meters.parse_meter_name(name)))
+        except ValueError as exc:
+            row["parse_error"] = str(exc)
+        rows.append(row)
+    write_table_atomically(
+        pa.Table.from_pylist(rows, schema=METER_SCHEMA),
+        zone.dataset_dir(METERS) / "meters.parquet",
+    )
+    return len(rows)
 
 
 def is_landed(previous: dict[str, Any] | None, plan: RunPlan) -> bool:

@@ -28,7 +28,7 @@ configured as (
 
     select
         session_id,
-        arg_max(session_model, received_at) filter (where session_model is not null) as model,  -- noqa: RF04
+        arg_max(session_model, received_at) filter (where session_model is not null) as model,
         arg_max(session_type, received_at) filter (where session_type is not null) as session_type,
         arg_max(transcription_model, received_at) filter (where transcription_model is not null) as transcription_model,
         arg_max(input_audio_format, received_at) filter (where input_audio_format is not null) as input_audio_format,

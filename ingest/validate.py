@@ -1,0 +1,252 @@
+"""`ingest validate`: Great Expectations suites on the meter mappings and the reconciliation.
+
+Runs against the built warehouse (read-only). Frames are read with DuckDB and validated as
+pandas DataFrames (Great Expectations 1.x cannot validate DuckDB tables through SQLAlchemy).
+
+Suites (failures of the first four fail the run; the last one only warns):
+  meter_catalogue    one entry per meter; attributes in their allowed sets; block size
+                     consistent with the unit
+  billed_meters      every billed Azure OpenAI meter maps to exactly one catalogue entry
+  billed_prices      the export's ListUnitPrice agrees with the catalogue price of the meter
+                     (which fixes model and deployment type) within a tolerance
+  reconciliation     tokens and costs are not negative; statuses are known
+  ratio_warnings     billed/API ratios outside configurable bounds (warnings)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+ALLOWED = {
+    "modality": ["text", "audio", "image"],
+    "direction": ["input", "output"],
+    "deployment_type": ["global", "data_zone", "regional"],
+    "unit": ["1K", "1M", "hour", "1M characters"],
+}
+UNIT_BLOCKS = ["1K:1000", "1M:1000000", "hour:1", "1M characters:1000000"]
+
+
+@dataclass
+class Check:
+    suite: str
+    expectation: str
+    column: str | None
+    success: bool
+    severity: str  # error | warning
+    unexpected_count: int | None = None
+    examples: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    checks: list[Check]
+    results_path: Path | None = None
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.success and c.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Check]:
+        return [c for c in self.checks if not c.success and c.severity == "warning"]
+
+
+def _frames(warehouse: Path) -> dict[str, Any]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {
+            "meter_catalogue": con.sql(
+                "select meter_key, meter_name, modality, direction, deployment_type, unit, "
+                "block_size, unit || ':' || block_size as unit_block "
+                "from seeds.azure_openai_meters"
+            ).df(),
+            "billed_meters": con.sql(
+                "select distinct lower(meter_name) as meter_key, meter_name "
+                "from marts.fct_billed_usage"
+            ).df(),
+            "billed_prices": con.sql(
+                """select billed.meter_name, billed.charge_date, billed.list_unit_price,
+                    catalogue.unit_price_usd,
+                    cast(billed.list_unit_price / catalogue.unit_price_usd as double) as price_ratio
+                from marts.fct_billed_usage as billed
+                inner join seeds.azure_openai_meters as catalogue
+                    on lower(billed.meter_name) = catalogue.meter_key
+                where billed.billing_currency = 'USD' and billed.list_unit_price > 0
+                    and catalogue.unit_price_usd > 0"""
+            ).df(),
+            "reconciliation": con.sql(
+                "select meter_name, usage_date, cast(api_tokens as double) as api_tokens, "
+                "cast(billed_tokens as double) as billed_tokens, "
+                "cast(billed_cost as double) as billed_cost, "
+                "cast(api_cost_estimate as double) as api_cost_estimate, "
+                "cast(billed_to_api_ratio as double) as billed_to_api_ratio, reconciliation_status "
+                "from marts.fct_meter_reconciliation"
+            ).df(),
+            "catalogue_keys": [
+                row[0]
+                for row in con.sql("select meter_key from seeds.azure_openai_meters").fetchall()
+            ],
+        }
+
+
+def _suites(gx, frames: dict[str, Any], price_tolerance: float, ratio_bounds: tuple[float, float]):
+    E = gx.expectations
+    return {
+        "meter_catalogue": (
+            "error",
+            [
+                E.ExpectColumnValuesToBeUnique(column="meter_key"),
+                E.ExpectColumnValuesToNotBeNull(column="meter_key"),
+                *[E.ExpectColumnValuesToBeInSet(column=c, value_set=v) for c, v in ALLOWED.items()],
+                E.ExpectColumnValuesToBeInSet(column="unit_block", value_set=UNIT_BLOCKS),
+            ],
+        ),
+        "billed_meters": (
+            "error",
+            [
+                E.ExpectColumnValuesToBeInSet(
+                    column="meter_key", value_set=frames["catalogue_keys"]
+                ),
+            ],
+        ),
+        "billed_prices": (
+            "error",
+            [
+                E.ExpectColumnValuesToBeBetween(
+                    column="price_ratio",
+                    min_value=1 - price_tolerance,
+                    max_value=1 + price_tolerance,
+                ),
+            ],
+        ),
+        "reconciliation": (
+            "error",
+            [
+                *[
+                    E.ExpectColumnValuesToBeBetween(column=c, min_value=0)
+                    for c in ("api_tokens", "billed_tokens", "billed_cost", "api_cost_estimate")
+                ],
+                E.ExpectColumnValuesToBeInSet(
+                    column="reconciliation_status",
+                    value_set=[
+                        "matched",
+                        "over_billed",
+                        "under_billed",
+                        "billed_without_usage",
+                        "usage_without_billing",
+                        "unmapped_meter",
+                        "unlinked_usage",
+                    ],
+                ),
+            ],
+        ),
+        "ratio_warnings": (
+            "warning",
+            [
+                E.ExpectColumnValuesToBeBetween(
+                    column="billed_to_api_ratio",
+                    min_value=ratio_bounds[0],
+                    max_value=ratio_bounds[1],
+                ),
+            ],
+        ),
+    }
+
+
+FRAME_OF = {"ratio_warnings": "reconciliation"}
+
+
+def validate(
+    warehouse: Path,
+    results_dir: Path | None,
+    price_tolerance: float = 0.01,
+    ratio_bounds: tuple[float, float] = (0.8, 1.25),
+) -> Report:
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    os.environ.setdefault("TQDM_DISABLE", "1")  # no metric progress bars in the report
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations as gx
+
+        frames = _frames(warehouse)
+        context = gx.get_context(mode="ephemeral")
+        source = context.data_sources.add_pandas("tokenrecon")
+        checks: list[Check] = []
+        raw: dict[str, Any] = {}
+        for name, (severity, expectations) in _suites(
+            gx, frames, price_tolerance, ratio_bounds
+        ).items():
+            frame = frames[FRAME_OF.get(name, name)]
+            asset = source.add_dataframe_asset(name=name)
+            batch = asset.add_batch_definition_whole_dataframe(name).get_batch(
+                batch_parameters={"dataframe": frame}
+            )
+            suite = context.suites.add(gx.ExpectationSuite(name=name))
+            for expectation in expectations:
+                suite.add_expectation(expectation)
+            result = batch.validate(suite, result_format="COMPLETE")
+            raw[name] = result.to_json_dict()
+            for item in result.results:
+                config = item.expectation_config
+                details = item.result or {}
+                checks.append(
+                    Check(
+                        suite=name,
+                        expectation=config.type,
+                        column=config.kwargs.get("column"),
+                        success=bool(item.success),
+                        severity=severity,
+                        unexpected_count=details.get("unexpected_count"),
+                        examples=list(
+                            dict.fromkeys(str(v) for v in details.get("unexpected_list") or [])
+                        )[:10],
+                    )
+                )
+    report = Report(checks)
+    if results_dir is not None:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        report.results_path = results_dir / f"validation-{stamp}.json"
+        report.results_path.write_text(
+            json.dumps(
+                {
+                    "run_at": stamp,
+                    "warehouse": str(warehouse),
+                    "success": not report.failures,
+                    "failures": len(report.failures),
+                    "warnings": len(report.warnings),
+                    "suites": raw,
+                },
+                indent=1,
+                default=str,
+            )
+        )
+    return report
+
+
+def render(report: Report) -> str:
+    """A readable report: one line per check, failures and warnings with their examples."""
+    lines = []
+    for check in report.checks:
+        mark = "ok  " if check.success else ("FAIL" if check.severity == "error" else "warn")
+        what = f"{check.suite}: {check.expectation}" + (f"({check.column})" if check.column else "")
+        line = f"{mark} {what}"
+        if not check.success:
+            line += f" - {check.unexpected_count} unexpected"
+            if check.examples:
+                line += ": " + ", ".join(check.examples)
+        lines.append(line)
+    lines.append(
+        f"validate: {len(report.checks)} checks, {len(report.failures)} failed, "
+        f"{len(report.warnings)} warnings"
+        + (f"; results in {report.results_path}" if report.results_path else "")
+    )
+    return "\n".join(lines)

@@ -1,0 +1,167 @@
+with
+
+api_usage as (
+
+    select * from {{ ref('int_api_usage_by_meter') }}
+
+),
+
+billed as (
+
+    select
+        charge_date,
+        resource_name,
+        lower(meter_name) as meter_key,
+        meter_name,
+        billing_currency,
+        billed_tokens,
+        billed_hours,
+        list_unit_price,
+        pricing_block_size,
+        billed_cost
+
+    from {{ ref('fct_billed_usage') }}
+
+),
+
+meters as (
+
+    select * from {{ ref('int_meters_resolved') }}
+
+),
+
+api_per_meter as (
+
+    select
+        api_usage.usage_date,
+        api_usage.resource_name,
+        coalesce(
+            api_usage.meter_key,
+            'unlinked: ' || coalesce(api_usage.family, 'unknown model') || ' ' || api_usage.usage_field
+        ) as meter_key,
+        api_usage.meter_key is null as is_unlinked_usage,
+        min(api_usage.family) as usage_family,
+        sum(api_usage.api_tokens) as api_tokens,
+        sum(api_usage.api_tokens_including_cached) as api_tokens_including_cached,
+        sum(api_usage.responses) as responses
+
+    from api_usage
+    group by all
+
+),
+
+joined as (
+
+    select
+        coalesce(api_per_meter.usage_date, billed.charge_date) as usage_date,
+        coalesce(api_per_meter.resource_name, billed.resource_name) as resource_name,
+        coalesce(api_per_meter.meter_key, billed.meter_key) as meter_key,
+        billed.meter_name as billed_meter_name,
+        coalesce(api_per_meter.is_unlinked_usage, false) as is_unlinked_usage,
+        api_per_meter.usage_family,
+        api_per_meter.api_tokens,
+        api_per_meter.api_tokens_including_cached,
+        api_per_meter.responses,
+        billed.billing_currency,
+        coalesce(billed.billed_tokens, billed.billed_hours) as billed_tokens,
+        billed.list_unit_price,
+        billed.pricing_block_size,
+        billed.billed_cost
+
+    from api_per_meter
+    full outer join billed
+        on
+            api_per_meter.usage_date = billed.charge_date
+            and api_per_meter.resource_name = billed.resource_name
+            and api_per_meter.meter_key = billed.meter_key
+
+),
+
+described as (
+
+    select
+        joined.*,
+        coalesce(joined.billed_meter_name, meters.meter_name, joined.meter_key) as meter_name,
+        meters.meter_source,
+        coalesce(meters.family, joined.usage_family) as model,
+        meters.modality,
+        meters.direction,
+        meters.is_cached,
+        meters.deployment_type,
+        meters.unit,
+        meters.usage_field,
+        -- price per block: the export's where it has one, else the catalogue's (USD)
+        coalesce(nullif(joined.list_unit_price, 0), meters.unit_price_usd) as unit_price,
+        coalesce(joined.pricing_block_size, meters.block_size) as block_size,
+        coalesce(joined.billing_currency, case when meters.unit_price_usd is not null then 'USD' end)
+            as currency,
+        -- API tokens at the price per block, in DECIMAL throughout (see macros/per_block.sql)
+        cast(
+            coalesce(joined.api_tokens, 0)
+            * cast(
+                coalesce(nullif(joined.list_unit_price, 0), meters.unit_price_usd)
+                * {{ per_block('coalesce(joined.pricing_block_size, meters.block_size)') }}
+                as decimal(38, 18)
+            )
+            as decimal(38, 18)
+        ) as api_cost_estimate
+
+    from joined
+    left join meters
+        on joined.meter_key = meters.meter_key
+
+),
+
+final as (
+
+    select
+        described.usage_date,
+        described.resource_name,
+        described.meter_name,
+        described.model,
+        described.modality,
+        described.direction,
+        described.is_cached,
+        described.deployment_type,
+        described.unit,
+        described.usage_field,
+        described.meter_source,
+        coalesce(described.api_tokens, 0) as api_tokens,
+        coalesce(described.api_tokens_including_cached, 0) as api_tokens_including_cached,
+        coalesce(described.billed_tokens, 0) as billed_tokens,
+        coalesce(described.billed_tokens, 0) - coalesce(described.api_tokens, 0) as token_gap,
+        round(
+            described.billed_tokens / nullif(described.api_tokens_including_cached, 0), 2
+        ) as billed_to_api_ratio,
+        described.api_cost_estimate,
+        coalesce(described.billed_cost, 0) as billed_cost,
+        coalesce(described.billed_cost, 0) - described.api_cost_estimate as cost_gap,
+        described.currency as billing_currency,
+        described.unit_price,
+        described.responses,
+        described.is_unlinked_usage,
+        case
+            when described.is_unlinked_usage then 'unlinked_usage'
+            -- a meter the catalogue does not know (even if the parser could read it) or that
+            -- bills nothing Realtime usage reports
+            when coalesce(described.meter_source, '') != 'catalogue'
+                or described.usage_field is null or described.usage_field = 'none'
+                then 'unmapped_meter'
+            when coalesce(described.billed_tokens, 0) > 0 and coalesce(described.api_tokens, 0) = 0
+                then 'billed_without_usage'
+            when coalesce(described.api_tokens, 0) > 0 and coalesce(described.billed_tokens, 0) = 0
+                then 'usage_without_billing'
+            when coalesce(described.billed_tokens, 0) = 0 and coalesce(described.api_tokens, 0) = 0
+                then 'matched'
+            when abs(described.billed_tokens - described.api_tokens)
+                <= {{ var('reconciliation_tolerance') }} * described.api_tokens
+                then 'matched'
+            when described.billed_tokens > described.api_tokens then 'over_billed'
+            else 'under_billed'
+        end as reconciliation_status
+
+    from described
+
+)
+
+select * from final

@@ -1,0 +1,31 @@
+with
+
+source as (
+
+    select * from {{ source('focus', 'meters') }}
+
+),
+
+renamed as (
+
+    select
+        source.meter_key,
+        source.meter_name,
+        source.meter_category,
+        source.meter_subcategory,
+        source.parse_error,
+        source.family,
+        source.model_version,
+        source.modality,
+        source.direction,
+        source.is_cached,
+        source.deployment_type,
+        source.unit,
+        source.block_size,
+        source.usage_field
+
+    from source
+
+)
+
+select * from renamed
