@@ -78,6 +78,12 @@ def test_two_currencies_are_never_summed(workspace: Workspace, tmp_path: Path) -
         "select billing_currency, billed_cost from marts.fct_billed_usage "
         "where meter_name = 'gpt rt aud mn in gl 1215 1M Tokens' order by billing_currency"
     ) == [("EUR", Decimal("0.005900000000000000")), ("USD", Decimal("0.006400000000000000"))]
+    # side by side: tokens add up, money in two currencies is not added
+    assert workspace.query(
+        "select billing_currency, cast(billed_tokens as int), billed_cost, cost_gap "
+        "from marts.fct_meter_reconciliation "
+        "where meter_name = 'gpt rt aud mn in gl 1215 1M Tokens'"
+    ) == [("multiple", 1280, None, None)]
 
 
 def test_the_focus_sample_appears_in_staging(workspace: Workspace) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingest.samples.reference_case import write_bill
-from tests.conftest import PROJECT_ROOT, REFERENCE_LOG, Workspace
+from tests.conftest import PROJECT_ROOT, REFERENCE_LOG, Workspace, write_jsonl
 from tests.test_ingest_focus import csv_part, rewrite_csv
 
 AUD_IN = "gpt rt aud mn in gl 1215 1M Tokens"
@@ -195,3 +195,52 @@ def test_a_price_that_disagrees_with_the_catalogue_fails_validation(
         "FAIL billed_prices: expect_column_values_to_be_between(price_ratio) - 1 unexpected: 1.5"
         in result.stdout
     )
+
+
+def test_usage_no_meter_fits_is_counted_as_unlinked(
+    workspace: Workspace, reference_envelopes: list[dict]
+) -> None:
+    """A deployment the deployments seed does not list, whose sessions announce its name."""
+    renamed = json.loads(
+        json.dumps(reference_envelopes).replace("gpt-realtime-mini-2025-12-15", "voice-bot-prod")
+    )
+    for envelope in renamed:
+        envelope["deployment"] = "voice-bot-prod"
+    write_jsonl(workspace.root / "log.jsonl", renamed)
+    assert workspace.ingest("events", str(workspace.root / "log.jsonl")).exit_code == 0
+    workspace.dbt("build")
+
+    unlinked = workspace.query(
+        "select meter_name, cast(api_tokens as int), reconciliation_status "
+        "from marts.fct_meter_reconciliation where is_unlinked_usage order by meter_name"
+    )
+    assert unlinked == [
+        ("unlinked: voice-bot-prod cached_audio_tokens", 64, "unlinked_usage"),
+        ("unlinked: voice-bot-prod cached_text_tokens", 64, "unlinked_usage"),
+        ("unlinked: voice-bot-prod output_audio_tokens", 420, "unlinked_usage"),
+        ("unlinked: voice-bot-prod output_text_tokens", 117, "unlinked_usage"),
+        ("unlinked: voice-bot-prod uncached_audio_tokens", 46, "unlinked_usage"),
+        ("unlinked: voice-bot-prod uncached_text_tokens", 55, "unlinked_usage"),
+    ]
+
+
+def test_dbt_docs_describe_every_mart_column(
+    reference: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKENRECON_LANDING", str(reference.landing))
+    monkeypatch.setenv("TOKENRECON_WAREHOUSE", str(reference.warehouse))
+    reference.dbt("docs", "generate")
+    target = reference.root / "dbt_target"
+    catalog = json.loads((target / "catalog.json").read_text())
+    manifest = json.loads((target / "manifest.json").read_text())
+    undocumented = []
+    for unique_id, node in catalog["nodes"].items():
+        if ".marts." not in f".{node['metadata']['schema']}.":
+            continue
+        documented = manifest["nodes"][unique_id]["columns"]
+        for column in node["columns"]:
+            if not (documented.get(column) or {}).get("description"):
+                undocumented.append(f"{node['metadata']['name']}.{column}")
+    marts = [n for n in catalog["nodes"].values() if n["metadata"]["schema"] == "marts"]
+    assert len(marts) >= 10
+    assert undocumented == []

@@ -8,19 +8,24 @@ api_usage as (
 
 billed as (
 
+    -- one row per day, resource and meter: tokens add up across billing currencies, money does
+    -- not - a meter billed in two currencies on one day gets no cost (billing_currency multiple)
     select
         charge_date,
         resource_name,
         lower(meter_name) as meter_key,
-        meter_name,
-        billing_currency,
-        billed_tokens,
-        billed_hours,
-        list_unit_price,
-        pricing_block_size,
-        billed_cost
+        min(meter_name) as meter_name,
+        case
+            when count(distinct billing_currency) = 1 then min(billing_currency) else 'multiple'
+        end as billing_currency,
+        sum(billed_tokens) as billed_tokens,
+        sum(billed_hours) as billed_hours,
+        case when count(distinct billing_currency) = 1 then max(list_unit_price) end as list_unit_price,
+        min(pricing_block_size) as pricing_block_size,
+        case when count(distinct billing_currency) = 1 then sum(billed_cost) end as billed_cost
 
     from {{ ref('fct_billed_usage') }}
+    group by charge_date, resource_name, lower(meter_name)
 
 ),
 
@@ -95,16 +100,18 @@ described as (
         coalesce(joined.pricing_block_size, meters.block_size) as block_size,
         coalesce(joined.billing_currency, case when meters.unit_price_usd is not null then 'USD' end)
             as currency,
+        joined.billing_currency = 'multiple' as has_multiple_currencies,
         -- API tokens at the price per block, in DECIMAL throughout (see macros/per_block.sql)
-        cast(
-            coalesce(joined.api_tokens, 0)
-            * cast(
-                coalesce(nullif(joined.list_unit_price, 0), meters.unit_price_usd)
-                * {{ per_block('coalesce(joined.pricing_block_size, meters.block_size)') }}
-                as decimal(38, 18)
-            )
-            as decimal(38, 18)
-        ) as api_cost_estimate
+        case when coalesce(joined.billing_currency, '') != 'multiple' then cast(
+                    coalesce(joined.api_tokens, 0)
+                    * cast(
+                        coalesce(nullif(joined.list_unit_price, 0), meters.unit_price_usd)
+                        * {{ per_block('coalesce(joined.pricing_block_size, meters.block_size)') }}
+                        as decimal(38, 18)
+                    )
+                    as decimal(38, 18)
+                )
+        end as api_cost_estimate
 
     from joined
     left join meters
@@ -134,7 +141,9 @@ final as (
             described.billed_tokens / nullif(described.api_tokens_including_cached, 0), 2
         ) as billed_to_api_ratio,
         described.api_cost_estimate,
-        coalesce(described.billed_cost, 0) as billed_cost,
+        case when not coalesce(described.has_multiple_currencies, false)
+                then coalesce(described.billed_cost, 0)
+        end as billed_cost,
         coalesce(described.billed_cost, 0) - described.api_cost_estimate as cost_gap,
         described.currency as billing_currency,
         described.unit_price,
