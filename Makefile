@@ -17,10 +17,10 @@ export DBT_PROFILES_DIR ?= $(CURDIR)
 export DBT_PROJECT_DIR ?= $(CURDIR)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup demo build test lint format bench-events bench-focus docs clean
+.PHONY: help setup demo build browser test lint format bench-events bench-focus docs clean
 
 help:
-	@echo "make demo   - set up, land the bundled reference case, dbt build, validate, print the reconciliation"
+	@echo "make demo   - set up, simulate a month + the reference case, ingest, dbt build, export, validate, report"
 	@echo "make test   - set up, lint (ruff, sqlfluff) and run every test"
 	@echo "make bench-events - event ingest benchmark (writes benchmarks/results/events.md)"
 	@echo "make bench-focus  - FOCUS ingest benchmark (writes benchmarks/results/focus.md)"
@@ -38,27 +38,33 @@ node_modules/.installed: package.json package-lock.json
 setup: $(BIN)/.installed
 
 demo: setup
-	$(BIN)/python -m ingest events samples/reference_case/realtime_logs
-	$(BIN)/python -m ingest focus samples/reference_case/cost_exports
+	$(BIN)/python -m ingest simulate --out data/simulated --month 2026-04-01 --days 30 --no-audio
+	$(BIN)/python -m ingest events samples/reference_case/realtime_logs data/simulated/logs
+	$(BIN)/python -m ingest focus samples/reference_case/cost_exports data/simulated/cost_exports
 	$(BIN)/dbt build --quiet
+	$(BIN)/python -m ingest export
 	$(BIN)/python -m ingest validate
-	@echo "API usage and the bill side by side (marts.fct_meter_reconciliation):"
+	@echo "The reference day, side by side (marts.fct_meter_reconciliation):"
 	@$(BIN)/duckdb $(TOKENRECON_WAREHOUSE) -c "\
 	  select usage_date, meter_name, cast(api_tokens as int) as api_tokens, \
 	         cast(api_tokens_including_cached as int) as api_incl_cached, \
 	         cast(billed_tokens as int) as billed_tokens, billed_to_api_ratio as ratio, \
 	         cast(api_cost_estimate as decimal(12,6)) as expected_usd, \
 	         cast(billed_cost as decimal(12,6)) as billed_usd, reconciliation_status \
-	  from marts.fct_meter_reconciliation order by usage_date, meter_name"
-	@echo "Best explanation per meter (marts.fct_reconciliation_hypotheses):"
+	  from marts.fct_meter_reconciliation where resource_name = 'contoso-voice-swc' \
+	    and usage_date = '2026-03-31' and meter_name like 'gpt rt%' order by meter_name"
+	@echo "Best explanation per meter on the reference day (marts.fct_reconciliation_hypotheses):"
 	@$(BIN)/duckdb $(TOKENRECON_WAREHOUSE) -c "\
 	  select meter_name, hypothesis, cast(predicted_billed_tokens as int) as predicted, \
 	         cast(billed_tokens as int) as billed, cast(residual_tokens as int) as residual \
-	  from marts.fct_reconciliation_hypotheses where is_best_for_meter order by meter_name"
+	  from marts.fct_reconciliation_hypotheses where is_best_for_meter \
+	    and resource_name = 'contoso-voice-swc' and usage_date = '2026-03-31' order by meter_name"
+	$(BIN)/python -m ingest report
 	@echo "Warehouse: $(TOKENRECON_WAREHOUSE)  (try: $(BIN)/duckdb $(TOKENRECON_WAREHOUSE) -c 'from marts.dim_export_runs')"
 
 build: setup
 	$(BIN)/dbt build
+	$(BIN)/python -m ingest export
 
 lint: setup
 	$(BIN)/ruff check .
@@ -70,7 +76,13 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/sqlfluff fix models
 
-test: setup node_modules/.installed lint
+# Debian's Chromium, for the test that renders the HTML report headless.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+
+test: setup node_modules/.installed browser lint
 	$(BIN)/pytest
 
 bench-events: setup
@@ -83,4 +95,4 @@ docs: setup
 	$(BIN)/dbt docs generate
 
 clean:
-	rm -rf target logs data warehouse.duckdb
+	rm -rf target logs data exports warehouse.duckdb

@@ -308,6 +308,113 @@ def validate_command(
         raise typer.Exit(1)
 
 
+@app.command("simulate")
+def simulate_command(
+    out: Annotated[
+        Path, typer.Option(envvar="TOKENRECON_SIMULATE_OUT", help="Folder to write into.")
+    ] = Path("data/simulated"),
+    month: Annotated[
+        str, typer.Option(help="First day of the simulated month (YYYY-MM-DD).")
+    ] = "2026-03-01",
+    days: Annotated[int, typer.Option(min=1, max=31, help="Days of traffic.")] = 31,
+    sessions_per_day: Annotated[
+        int, typer.Option(min=1, help="Sessions per account and day.")
+    ] = 12,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same seed writes the same files.")
+    ] = 7,
+    truth: Annotated[
+        str,
+        typer.Option(help="Billing truth: documented, or observed (extra terms and noise)."),
+    ] = "observed",
+    noise: Annotated[float, typer.Option(help="Relative noise of the observed truth.")] = 0.01,
+    audio: Annotated[
+        bool, typer.Option("--audio/--no-audio", help="Write base64 audio deltas.")
+    ] = True,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            help="Exports overwrite one folder (dataOverwriteBehavior) instead of a run a day."
+        ),
+    ] = False,
+) -> None:
+    """Write a realistic month of Realtime logs and the FOCUS exports that bill it."""
+    from datetime import date
+
+    from ingest.simulate import simulate
+
+    try:
+        start = date.fromisoformat(month)
+        result = simulate(out, start, days, sessions_per_day, seed, truth, noise, audio, overwrite)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"simulate: {days} days, truth {result['truth']} -> {out} (billing_truth.json)")
+
+
+@app.command("report")
+def report_command(
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="TOKENRECON_WAREHOUSE",
+            help="Warehouse file built by dbt (default: warehouse.duckdb in the project).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            envvar="TOKENRECON_REPORT",
+            help="HTML file to write (default: data/report.html in the project).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Print a reconciliation summary and write a self-contained HTML report with charts."""
+    from ingest.report import write_report
+
+    path = warehouse or config.warehouse_path()
+    if not path.exists():
+        typer.echo(f"error: {path}: no warehouse; run dbt build first", err=True)
+        raise typer.Exit(2)
+    written, summary = write_report(path, out or config.PROJECT_ROOT / "data" / "report.html")
+    typer.echo(summary)
+    typer.echo(f"report: {written.resolve()}")
+
+
+@app.command("export")
+def export_command(
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="TOKENRECON_WAREHOUSE",
+            help="Warehouse file built by dbt (default: warehouse.duckdb in the project).",
+            show_default=False,
+        ),
+    ] = None,
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--to",
+            envvar="TOKENRECON_EXPORTS",
+            help="Folder for the Parquet files (default: exports/ in the project).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Write every mart as exports/<mart>.parquet for BI tools (Power BI, Excel, Fabric)."""
+    from ingest.export import export_marts
+
+    path = warehouse or config.warehouse_path()
+    if not path.exists():
+        typer.echo(f"error: {path}: no warehouse; run dbt build first", err=True)
+        raise typer.Exit(2)
+    target = folder or config.PROJECT_ROOT / "exports"
+    written = export_marts(path, target)
+    typer.echo(f"export: {len(written)} marts -> {target}")
+
+
 @app.command("meters")
 def meters_command(
     seed: Annotated[Path, typer.Option(help="Where to write the seed.")] = meters.SEED,

@@ -548,9 +548,10 @@ def save_meters(zone: LandingZone, con: duckdb.DuckDBPyConnection) -> int:
     grammar allows, and reported either way. Returns the number of meters."""
     pattern = zone.dataset_dir(COSTS) / "**" / "*.parquet"
     found = con.sql(
-        f"""select SkuMeter, min(x_SkuMeterCategory), min(x_SkuMeterSubcategory)
+        f"""select min(SkuMeter), min(x_SkuMeterCategory), min(x_SkuMeterSubcategory)
         from read_parquet('{pattern}', union_by_name = true)
-        where SkuMeter is not null group by SkuMeter order by SkuMeter"""
+        where SkuMeter is not null
+        group by lower(trim(SkuMeter)) order by lower(trim(SkuMeter))"""  # one meter, any case
     ).fetchall()
     rows = []
     for name, category, subcategory in found:
