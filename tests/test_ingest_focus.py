@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -271,3 +272,54 @@ def test_staging_model_and_docs_match_the_canonical_columns() -> None:
         "regenerate: python -m ingest.sources.focus > models/staging/focus/stg_focus__costs.sql"
     )
     assert fx.staging_columns_yml() in (staging / "_focus__models.yml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("version", "renames"),
+    [
+        (
+            "1.2-preview",
+            {
+                "x_SkuMeterName": "SkuMeter",
+                "x_InvoiceId": "InvoiceId",
+                "x_PricingCurrency": "PricingCurrency",
+            },
+        ),
+        (
+            "1.0-preview(v1)",
+            {
+                "ConsumedQuantity": "UsageQuantity",
+                "ConsumedUnit": "UsageUnit",
+                "RegionName": "Region",
+            },
+        ),
+    ],
+)
+def test_other_dataset_versions_read_into_the_canonical_columns(
+    workspace: Workspace, tmp_path: Path, version: str, renames: dict[str, str]
+) -> None:
+    [manifest] = write_bill(tmp_path / "c", runs=("final",))
+    doc = json.loads(manifest.read_text())
+    doc["exportConfig"]["dataVersion"] = version
+    manifest.write_text(json.dumps(doc))
+    part = csv_part(tmp_path / "c", "final")
+    text = gzip.decompress(part.read_bytes()).decode()
+    header, rest = text.split("\n", 1)
+    header = ",".join(renames.get(c, c) for c in header.split(","))
+    part.write_bytes(gzip.compress((header + "\n" + rest).encode()))
+
+    assert workspace.ingest("focus", str(tmp_path / "c")).exit_code == 0
+    rows = workspace.landed_focus(
+        "select SkuMeter, ConsumedQuantity, RegionName, PricingCurrency, x_ExtraColumns "
+        "from costs where SkuMeter = 'gpt rt aud mn in gl 1215 1M Tokens'"
+    )
+    assert rows == [
+        {
+            "SkuMeter": "gpt rt aud mn in gl 1215 1M Tokens",
+            "ConsumedQuantity": Decimal("640"),
+            "RegionName": "Sweden Central",
+            "PricingCurrency": "USD",
+            "x_ExtraColumns": None,
+        }
+    ]
+    assert runs(workspace)[FINAL]["dataset_version"] == version
