@@ -1,4 +1,4 @@
-"""The tokenrecon ingest CLI: `python -m ingest <command> --help`.
+"""The tokenrecon CLI: `python -m ingest <command> --help`.
 
 Exit codes: 0 the job was done (records may have been quarantined: see the summary);
 1 an input could not be read, or --fail-on-quarantine and something was quarantined;
@@ -24,7 +24,8 @@ from ingest.sources import meters
 from ingest.sources.realtime_events import RecordError
 
 app = typer.Typer(
-    help="Land Azure OpenAI Realtime event logs and Azure cost exports as Parquet for dbt.",
+    help="tokenrecon: land Realtime event logs and Azure cost exports as Parquet for dbt; "
+    "validate, report and export the warehouse; simulate a month of traffic.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -35,6 +36,14 @@ LandingOption = Annotated[
         "--landing",
         envvar="TOKENRECON_LANDING",
         help="Landing zone root (default: data/landing in the project).",
+        show_default=False,
+    ),
+]
+WarehouseOption = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="TOKENRECON_WAREHOUSE",
+        help="Warehouse file built by dbt (default: warehouse.duckdb in the project).",
         show_default=False,
     ),
 ]
@@ -51,7 +60,8 @@ AccountUrlOption = Annotated[
 
 @app.callback()
 def _root() -> None:
-    """Land Azure OpenAI Realtime event logs and Azure cost exports as Parquet for dbt."""
+    """tokenrecon: land Realtime event logs and Azure cost exports as Parquet for dbt; validate,
+    report and export the warehouse; simulate a month of traffic."""
 
 
 def _zone(landing: Path | None) -> LandingZone:
@@ -71,6 +81,15 @@ def _zone(landing: Path | None) -> LandingZone:
 def _process_pool(workers: int) -> Executor:
     """Parser processes, started lazily on the first chunk (spawned: no inherited threads)."""
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _built_warehouse(warehouse: Path | None) -> Path:
+    """The warehouse file to read; exit 2 when dbt has not built it yet."""
+    path = warehouse or config.warehouse_path()
+    if not path.exists():
+        typer.echo(f"error: {path}: no warehouse; run dbt build first", err=True)
+        raise typer.Exit(2)
+    return path
 
 
 def _progress_bar(total: int, label: str):
@@ -259,14 +278,7 @@ def focus_command(
 
 @app.command("validate")
 def validate_command(
-    warehouse: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="TOKENRECON_WAREHOUSE",
-            help="Warehouse file built by dbt (default: warehouse.duckdb in the project).",
-            show_default=False,
-        ),
-    ] = None,
+    warehouse: WarehouseOption = None,
     results_dir: Annotated[
         Path | None,
         typer.Option(
@@ -293,10 +305,7 @@ def validate_command(
     with the catalogue, a negative token count ...); ratio bounds only warn."""
     from ingest import validate
 
-    path = warehouse or config.warehouse_path()
-    if not path.exists():
-        typer.echo(f"error: {path}: no warehouse; run dbt build first", err=True)
-        raise typer.Exit(2)
+    path = _built_warehouse(warehouse)
     report = validate.validate(
         path,
         results_dir or config.PROJECT_ROOT / "data" / "validations",
@@ -353,14 +362,7 @@ def simulate_command(
 
 @app.command("report")
 def report_command(
-    warehouse: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="TOKENRECON_WAREHOUSE",
-            help="Warehouse file built by dbt (default: warehouse.duckdb in the project).",
-            show_default=False,
-        ),
-    ] = None,
+    warehouse: WarehouseOption = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -374,10 +376,7 @@ def report_command(
     """Print a reconciliation summary and write a self-contained HTML report with charts."""
     from ingest.report import write_report
 
-    path = warehouse or config.warehouse_path()
-    if not path.exists():
-        typer.echo(f"error: {path}: no warehouse; run dbt build first", err=True)
-        raise typer.Exit(2)
+    path = _built_warehouse(warehouse)
     written, summary = write_report(path, out or config.PROJECT_ROOT / "data" / "report.html")
     typer.echo(summary)
     typer.echo(f"report: {written.resolve()}")
@@ -385,14 +384,7 @@ def report_command(
 
 @app.command("export")
 def export_command(
-    warehouse: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="TOKENRECON_WAREHOUSE",
-            help="Warehouse file built by dbt (default: warehouse.duckdb in the project).",
-            show_default=False,
-        ),
-    ] = None,
+    warehouse: WarehouseOption = None,
     folder: Annotated[
         Path | None,
         typer.Option(
@@ -406,10 +398,7 @@ def export_command(
     """Write every mart as exports/<mart>.parquet for BI tools (Power BI, Excel, Fabric)."""
     from ingest.export import export_marts
 
-    path = warehouse or config.warehouse_path()
-    if not path.exists():
-        typer.echo(f"error: {path}: no warehouse; run dbt build first", err=True)
-        raise typer.Exit(2)
+    path = _built_warehouse(warehouse)
     target = folder or config.PROJECT_ROOT / "exports"
     written = export_marts(path, target)
     typer.echo(f"export: {len(written)} marts -> {target}")
