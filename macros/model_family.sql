@@ -9,10 +9,3 @@
         else regexp_replace(lower(trim({{ model }})), '-[0-9]{4}-[0-9]{2}-[0-9]{2}$', '')
     end
 {%- endmacro %}
-
-{% macro model_version(model) -%}
-    nullif(regexp_replace(
-        regexp_extract(lower(trim({{ model }})), '-[0-9]{4}-[0-9]{2}-[0-9]{2}$'),
-        '^-[0-9]{4}-([0-9]{2})-([0-9]{2})$', '\1\2'
-    ), '')
-{%- endmacro %}
