@@ -7,6 +7,7 @@ Downloads are streamed chunk by chunk; nothing is held whole in memory.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections.abc import Iterator
@@ -103,3 +104,24 @@ def open_blob(client, item: BlobItem) -> io.BufferedReader:
         etag=f'"{item.etag}"', match_condition=MatchConditions.IfNotModified, max_concurrency=1
     )
     return io.BufferedReader(_DownloadReader(downloader), buffer_size=4 << 20)
+
+
+def upload_folder(client, location: BlobLocation, folder) -> int:
+    """Upload every file under a local folder to `<container>/<prefix>/<relative path>`, creating
+    the container if needed, manifests last (Cost Management writes them last: a reader that
+    sees a manifest finds its data). Returns the number of files uploaded."""
+    from azure.core.exceptions import ResourceExistsError
+
+    container = client.get_container_client(location.container)
+    with contextlib.suppress(ResourceExistsError):
+        container.create_container()
+    files = sorted(
+        (p for p in folder.rglob("*") if p.is_file()),
+        key=lambda p: (p.name == "manifest.json", str(p)),
+    )
+    prefix = location.prefix.strip("/")
+    for path in files:
+        name = "/".join(filter(None, [prefix, path.relative_to(folder).as_posix()]))
+        with path.open("rb") as data:
+            container.upload_blob(name, data, overwrite=True)
+    return len(files)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import tempfile
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ingest import config, events, focus
+from ingest import azure_blob, config, events, focus
 from ingest.azure_blob import BlobConfigError
 from ingest.inputs import SourceError, resolve
 from ingest.landing import FINAL_STATUSES, LandingZone
@@ -320,8 +321,14 @@ def validate_command(
 @app.command("simulate")
 def simulate_command(
     out: Annotated[
-        Path, typer.Option(envvar="TOKENRECON_SIMULATE_OUT", help="Folder to write into.")
-    ] = Path("data/simulated"),
+        str,
+        typer.Option(
+            envvar="TOKENRECON_SIMULATE_OUT",
+            help="Folder to write into, or az://<container>/<prefix> (Blob storage; credentials "
+            "as for ingest).",
+        ),
+    ] = "data/simulated",
+    account_url: AccountUrlOption = None,
     month: Annotated[
         str, typer.Option(help="First day of the simulated month (YYYY-MM-DD).")
     ] = "2026-03-01",
@@ -354,10 +361,38 @@ def simulate_command(
 
     try:
         start = date.fromisoformat(month)
-        result = simulate(out, start, days, sessions_per_day, seed, truth, noise, audio, overwrite)
+        if out.startswith(azure_blob.AZ_SCHEME):
+            location = azure_blob.BlobLocation.parse(out)
+            client = azure_blob.service_client(account_url)
+            with tempfile.TemporaryDirectory(prefix="tokenrecon-simulate-") as folder:
+                result = simulate(
+                    Path(folder),
+                    start,
+                    days,
+                    sessions_per_day,
+                    seed,
+                    truth,
+                    noise,
+                    audio,
+                    overwrite,
+                )
+                azure_blob.upload_folder(client, location, Path(folder))
+        else:
+            result = simulate(
+                Path(out), start, days, sessions_per_day, seed, truth, noise, audio, overwrite
+            )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    except BlobConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"simulate: {days} days, truth {result['truth']} -> {out} (billing_truth.json)")
+    for bare in result["bare_logs"]:
+        typer.echo(
+            f"  bare log: python -m ingest events {out.rstrip('/')}/{bare['path']} "
+            f"--resource {bare['resource']} --deployment {bare['deployment']} "
+            f"--received-at {bare['received_at']}"
+        )
 
 
 @app.command("report")

@@ -126,20 +126,17 @@ def _content_hash(file: InputFile) -> str:
 
 
 def _blob_path_for(manifest_uri: str, blob_name: str) -> str:
-    """Where a manifest's blobName lives beside the manifest. blobName is relative to the
-    container; the manifest sits in the blob's folder, so the container root is the manifest's
-    folder minus the blob's folder."""
-    if manifest_uri.startswith(azure_blob.AZ_SCHEME):
-        container = manifest_uri[len(azure_blob.AZ_SCHEME) :].split("/", 1)[0]
-        return f"{azure_blob.AZ_SCHEME}{container}/{blob_name.lstrip('/')}"
-    folder = PurePosixPath(manifest_uri).parent
+    """Where a manifest's blobName lives. blobName is relative to the export's root (the
+    container, as Cost Management writes it, or the folder a copy was made into); the manifest
+    sits in the blob's folder, so that root is the manifest's folder minus the blob's folder.
+    The same rule serves local paths and az:// locations."""
+    scheme = azure_blob.AZ_SCHEME if manifest_uri.startswith(azure_blob.AZ_SCHEME) else ""
+    folder = PurePosixPath(manifest_uri[len(scheme) :]).parent
     blob = PurePosixPath(blob_name.lstrip("/"))
-    parts = folder.parts
     blob_folder = blob.parent.parts
-    if blob_folder and parts[-len(blob_folder) :] == blob_folder:
-        root = PurePosixPath(*parts[: -len(blob_folder)])
-        return str(root / blob)
-    return str(folder / blob.name)
+    if blob_folder and folder.parts[-len(blob_folder) :] == blob_folder:
+        return scheme + str(PurePosixPath(*folder.parts[: -len(blob_folder)]) / blob)
+    return scheme + str(folder / blob.name)
 
 
 def plan_runs(sources: list[str], account_url: str | None) -> list[RunPlan]:

@@ -6,7 +6,9 @@ gpt-realtime-2025-08-28 data zone on contoso-voice-weu), multi-turn conversation
 grows with the context (each response re-sends the conversation), cache hits on the repeated
 prefix, cancelled and failed responses, whisper-1 (duration) and gpt-4o-mini-transcribe (tokens)
 transcription, GA and beta event names, base64 audio deltas of plausible size (or none, with
---no-audio), client events on some sessions. Logs are envelope JSONL files, one per account and day.
+--no-audio), client events on some sessions. Logs are envelope JSONL files, one per account and
+day, except the last day of the second account, written as a bare log (raw wire events) under
+logs-bare/<resource>/<deployment>/: billing_truth.json says which options ingest it.
 
 Bill: for every day, the meters of each account charge what the truth says:
   documented  each meter bills its documented usage field exactly;
@@ -426,11 +428,13 @@ def simulate(
     audio: bool,
     overwrite: bool,
 ) -> dict[str, Any]:
-    """Write logs/, cost_exports/ and billing_truth.json under `out`; returns the truth."""
+    """Write logs/, logs-bare/, cost_exports/ and billing_truth.json under `out`; returns the
+    truth (with the options each bare log must be ingested with)."""
     if truth not in ("documented", "observed"):
         raise ValueError(f"unknown billing truth {truth!r} (documented or observed)")
     sim = Simulator(seed, audio)
     logs = out / "logs"
+    bare_logs: list[dict[str, str]] = []
     for day_number in range(days):
         day = month + timedelta(days=day_number)
         for account in ACCOUNTS:
@@ -440,9 +444,24 @@ def simulate(
                     minutes=n * 29
                 )
                 envelopes.extend(sim.session(account, start))
-            path = logs / account.resource / f"{day.isoformat()}.jsonl"
+            if account is ACCOUNTS[-1] and day_number == days - 1:
+                # the last day of the second account as a bare log (wire events only), the way
+                # a logger that keeps raw frames writes it: time and resource come from options
+                path = out / "logs-bare" / account.resource / account.deployment / f"{day}.jsonl"
+                records = [e["event"] for e in envelopes]
+                bare_logs.append(
+                    {
+                        "path": str(path.relative_to(out)),
+                        "resource": account.resource,
+                        "deployment": account.deployment,
+                        "received_at": f"{day.isoformat()}T12:00:00Z",
+                    }
+                )
+            else:
+                path = logs / account.resource / f"{day.isoformat()}.jsonl"
+                records = envelopes
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in envelopes))
+            path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
     rng = random.Random(seed + 1)
     meters = {a.resource: _meters(a) for a in ACCOUNTS}
     daily_rows: dict[date, list[dict[str, str]]] = defaultdict(list)
@@ -518,6 +537,7 @@ def simulate(
             a.resource: {f: m["meter_name"] for f, m in meters[a.resource].items()}
             for a in ACCOUNTS
         },
+        "bare_logs": bare_logs,
     }
     (out / "billing_truth.json").write_text(json.dumps(truth_doc, indent=1))
     return truth_doc

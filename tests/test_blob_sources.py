@@ -145,3 +145,21 @@ def test_cost_exports_are_read_from_blob_storage(workspace: Workspace, container
     assert "costs/late/part_0_0001.csv.gz: listed in the manifest but missing" in third.stderr
     current = workspace.landed_focus("select run_key from runs where is_current")
     assert current == [{"run_key": RUNS["final"][0]}]
+
+
+def test_the_simulator_writes_to_blob_storage(workspace: Workspace, container) -> None:
+    """simulate --out az://... uploads logs and exports (manifests last); ingest reads them."""
+    prefix = f"az://{container.container_name}/sim"
+    result = workspace.ingest(
+        "simulate", "--out", prefix, "--days", "2", "--sessions-per-day", "1", "--no-audio"
+    )
+    assert result.exit_code == 0, result.stdout
+    assert "bare log: python -m ingest events az://" in result.stdout
+    names = [b.name for b in container.list_blobs(name_starts_with="sim/")]
+    assert "sim/billing_truth.json" in names
+    assert sum(n.endswith("manifest.json") for n in names) == 3  # two daily runs + the re-run
+
+    events = workspace.ingest("events", f"{prefix}/logs/")
+    assert events.exit_code == 0 and "3 files" in events.stdout
+    focus = workspace.ingest("focus", f"{prefix}/cost_exports/")
+    assert focus.exit_code == 0 and "3 runs (0 already landed, 3 complete" in focus.stdout

@@ -55,7 +55,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """Twenty simulated days under the observed truth, landed and built once."""
     root = tmp_path_factory.mktemp("month")
     ws = Workspace(root, root / "landing", root / "warehouse.duckdb")
-    simulate(
+    truth = simulate(
         root / "sim",
         date(2026, 3, 1),
         20,
@@ -71,6 +71,10 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         mp.setenv("TOKENRECON_WAREHOUSE", str(ws.warehouse))
         mp.setenv("TOKENRECON_WORKERS", "1")
         assert ws.ingest("events", str(root / "sim" / "logs")).exit_code == 0
+        [bare] = truth["bare_logs"]  # the last day of the second account, raw wire events
+        options = ["--resource", bare["resource"], "--deployment", bare["deployment"]]
+        options += ["--received-at", bare["received_at"]]
+        assert ws.ingest("events", str(root / "sim" / bare["path"]), *options).exit_code == 0
         assert ws.ingest("focus", str(root / "sim" / "cost_exports")).exit_code == 0
         ws.dbt("build")
     return ws
