@@ -108,7 +108,6 @@ class RunPlan:
 @dataclass
 class RunResult:
     row: dict[str, Any]
-    skipped: bool = False
     echo: list[str] = field(default_factory=list)
 
 
