@@ -19,6 +19,7 @@ import typer
 
 from ingest import azure_blob, config, events, focus
 from ingest.azure_blob import BlobConfigError
+from ingest.focus_columns import landed_schema
 from ingest.inputs import SourceError, resolve
 from ingest.landing import FINAL_STATUSES, LandingZone
 from ingest.sources import meters
@@ -71,7 +72,7 @@ def _zone(landing: Path | None) -> LandingZone:
     zone.ensure_datasets(
         {
             events.DATASET: events.EVENT_SCHEMA,
-            focus.COSTS: focus.cost_schema(),
+            focus.COSTS: landed_schema(),
             focus.RUNS: focus.RUN_SCHEMA,
             focus.METERS: focus.METER_SCHEMA,
         }

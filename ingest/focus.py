@@ -11,7 +11,8 @@ counts that disagree with the manifest, or quarantined rows make it incomplete).
 exactly one run is made current per (export scope, billing month): see focus.choose_current.
 
 Layout under the landing zone:
-    focus_costs/run_key=<run>/part-<n>.parquet   rows of the run's n-th data file
+    focus_costs/run_key=<run>/part-<n>-<k>.parquet  rows of the run's n-th data file, in parts
+                                                 of the columns they hold values in
     focus_runs/runs.parquet                      one row per run, with is_current (rewritten)
     focus_meters/meters.parquet                  every meter name the landed bills use, parsed
                                                  by ingest.sources.meters (rewritten)
@@ -28,7 +29,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from ingest import azure_blob
+from ingest.focus_columns import ColumnNormaliser, read_as_dictionary, stacked
 from ingest.inputs import InputFile, SourceError, resolve
 from ingest.landing import LandingZone, LoadRecord, load_key, write_table_atomically
 from ingest.sources import focus as fx
@@ -50,7 +51,8 @@ RUNS = "focus_runs"
 METERS = "focus_meters"
 DATA_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet")
 BATCH_BYTES = 8 << 20  # CSV bytes per batch
-GROUP_BATCHES = 4  # batches normalised together (DuckDB uses a thread per batch)
+PARQUET_BATCH_ROWS = 65_536
+PART_ROWS = 250_000  # landed rows per part (at least; the last part of a file holds the rest)
 QUARANTINE_ECHO = 20
 
 RUN_SCHEMA = pa.schema(
@@ -206,56 +208,47 @@ class FileRead:
 
 
 def _batches(path: Path, name: str, on_invalid) -> Iterator[pa.RecordBatch]:
+    """The file's rows in batches, as stored: text columns of few values dictionary-encoded
+    (see focus_columns.read_as_dictionary), other text as text, Parquet types as they are."""
     lowered = name.lower()
     if lowered.endswith(".parquet"):
-        yield from pq.ParquetFile(path).iter_batches(batch_size=65_536)
+        parquet = pq.ParquetFile(path)
+        text = [
+            f.name
+            for f in parquet.schema_arrow
+            if pa.types.is_string(f.type) and read_as_dictionary(f.name)
+        ]
+        parquet = pq.ParquetFile(path, read_dictionary=text)
+        yield from parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS)
         return
     compressed = lowered.endswith(".gz")
     header = _csv_header(path, compressed)
     if not header:
         return
+    dictionary = pa.dictionary(pa.int32(), pa.string())
     stream = pa.input_stream(str(path), compression="gzip" if compressed else None)
     reader = pacsv.open_csv(
         stream,
         read_options=pacsv.ReadOptions(block_size=BATCH_BYTES),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
+            column_types={c: dictionary if read_as_dictionary(c) else pa.string() for c in header},
+            strings_can_be_null=False,
         ),
     )
     yield from reader
 
 
-def _grouped(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[list[pa.RecordBatch]]:
-    """Batches in groups: DuckDB scans the batches of one registered table in parallel."""
-    group: list[pa.RecordBatch] = []
-    for batch in batches:
-        group.append(batch)
-        if len(group) == size:
-            yield group
-            group = []
-    if group:
-        yield group
-
-
-def _without_empty_columns(table: pa.Table) -> pa.Table:
-    """Drop columns without a value in this batch (all null, or all empty text): exports leave
-    most of their ~100 columns empty, and an absent column is simply NULL in normalise_sql, so
-    only the columns that hold something are parsed and checked."""
-    keep = []
-    for name, column in zip(table.schema.names, table.columns, strict=True):
-        if column.null_count == len(column):
-            continue
-        if pa.types.is_string(column.type) and pc.max(pc.utf8_length(column)).as_py() == 0:
-            continue
-        keep.append(name)
-    return table.select(keep)
+def _raw_record(batch: pa.RecordBatch, index: int) -> bytes:
+    """A quarantined row as read: its non-empty values by column, as JSON."""
+    row = batch.slice(index, 1).to_pylist()[0]
+    return json.dumps({k: v for k, v in row.items() if v not in (None, "")}, default=str).encode()
 
 
 def read_file(
-    path: Path, uri: str, run_key: str, part: Path, con: duckdb.DuckDBPyConnection
+    path: Path, uri: str, run_key: str, parts: Path, con: duckdb.DuckDBPyConnection
 ) -> FileRead:
-    """Normalise one data file into the Parquet `part` (written whole, or not at all)."""
+    """Normalise one data file into Parquet parts `<parts>-<k>.parquet` (every part, or none)."""
     result = FileRead()
 
     def on_invalid(row) -> str:
@@ -272,101 +265,66 @@ def read_file(
         )
         return "skip"
 
-    writer: pq.ParquetWriter | None = None
-    queries: dict[tuple[str, ...], str] = {}  # SQL by the columns a batch has values in
+    normaliser = ColumnNormaliser(con, run_key, uri)
+    pending: list[pa.RecordBatch] = []
+    written: list[Path] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        good = stacked(pending)
+        pending.clear()
+        written.append(parts.with_name(f"{parts.name}-{len(written):04d}.parquet"))
+        written[-1].parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(good, written[-1], compression="zstd")
+        if "BillingPeriodStart" in good.column_names:
+            for month in pc.unique(pc.floor_temporal(good["BillingPeriodStart"], unit="month")):
+                if month.is_valid:
+                    result.billing_months.add(month.as_py().date())
+        charge_end = (
+            pc.max(good["ChargePeriodEnd"]).as_py()
+            if "ChargePeriodEnd" in good.column_names
+            else None
+        )
+        if charge_end and (result.max_charge_end is None or charge_end > result.max_charge_end):
+            result.max_charge_end = charge_end
+
     offset = 0
-    registered = False
     try:
-        for batches in _grouped(_batches(path, uri, on_invalid), GROUP_BATCHES):
-            if not queries:
-                missing = fx.missing_required(batches[0].schema.names)
+        for batch in _batches(path, uri, on_invalid):
+            if offset == 0:
+                missing = fx.missing_required(batch.schema.names)
                 if missing:
                     result.problem = f"{uri}: no column {', '.join(missing)}: not a FOCUS cost file"
                     return result
-            group = pa.Table.from_batches(batches)
-            numbered = _without_empty_columns(group).append_column(
-                "source_row", pa.array(range(offset + 1, offset + group.num_rows + 1), pa.int64())
-            )
-            offset += group.num_rows
-            con.register("batch", numbered)
-            registered = True
-            key = tuple(numbered.schema.names)
-            if key not in queries:
-                queries[key] = _select_sql(con, "batch", run_key, uri)
-            table = con.sql(queries[key]).arrow()
-            if not isinstance(table, pa.Table):
-                table = table.read_all()
-            result.rows_read += table.num_rows
-            problems = table["row_problem"]
-            good = table.filter(pc.is_null(problems)).drop_columns(["row_problem"])
-            if good.num_rows < table.num_rows:
-                bad_index = pc.indices_nonzero(pc.is_valid(problems))
-                bad = table.take(bad_index)
-                raw = numbered.take(bad_index).drop_columns(["source_row"]).to_pylist()
-                for row, reason, record in zip(
-                    bad["source_row"].to_pylist(), bad["row_problem"].to_pylist(), raw, strict=True
-                ):
+            landed, problems = normaliser.normalise(batch, offset + 1)
+            offset += batch.num_rows
+            result.rows_read += batch.num_rows
+            if problems.null_count < len(problems):
+                refused = pc.is_valid(problems)
+                for index in pc.indices_nonzero(refused).to_pylist():
                     result.quarantined.append(
                         {
                             "source_uri": uri,
-                            "record_number": row,
-                            "reason": reason,
-                            "raw_record": json.dumps(record, default=str).encode(),
+                            "record_number": landed["source_row"][index].as_py(),
+                            "reason": problems[index].as_py(),
+                            "raw_record": _raw_record(batch, index),
                             "quarantined_at": datetime.now(UTC),
                         }
                     )
-            if good.num_rows:
-                if writer is None:
-                    part.parent.mkdir(parents=True, exist_ok=True)
-                    writer = pq.ParquetWriter(part, good.schema, compression="zstd")
-                writer.write_table(good)
-                result.rows_landed += good.num_rows
-                for month in pc.unique(
-                    pc.floor_temporal(good["BillingPeriodStart"], unit="month")
-                ).to_pylist():
-                    if month is not None:
-                        result.billing_months.add(month.date())
-                charge_end = pc.max(good["ChargePeriodEnd"]).as_py()
-                if charge_end and (
-                    result.max_charge_end is None or charge_end > result.max_charge_end
-                ):
-                    result.max_charge_end = charge_end
+                landed = landed.filter(pc.invert(refused))
+            if landed.num_rows:
+                pending.append(landed)
+                result.rows_landed += landed.num_rows
+            if sum(b.num_rows for b in pending) >= PART_ROWS:
+                flush()
+        flush()
     except (pa.ArrowInvalid, OSError, EOFError, gzip.BadGzipFile, duckdb.Error) as exc:
         result.problem = f"{uri}: could not be read: {exc}"
-    finally:
-        if writer is not None:
-            writer.close()
-        if registered:
-            con.unregister("batch")
-    if result.problem and part.exists():
-        part.unlink()
+    if result.problem:
+        for part in written:
+            part.unlink(missing_ok=True)
     return result
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _select_sql(con: duckdb.DuckDBPyConnection, relation: str, run_key: str, uri: str) -> str:
-    """The landed columns of a registered relation: run, source, canonical FOCUS columns."""
-    types = {row[0]: str(row[1]) for row in con.sql(f"describe {relation}").fetchall()}
-    body = fx.normalise_sql(relation, types)
-    return (
-        f"select {_sql_text(run_key)} as run_key, {_sql_text(uri)} as source_uri, "
-        f"n.* from ({body}) as n"
-    )
-
-
-@cache
-def cost_schema() -> pa.Schema:
-    """Schema of landed cost rows (what normalise_sql yields, without row_problem)."""
-    con = connect()
-    empty = pa.table({c: pa.array([], pa.string()) for c in fx.REQUIRED_COLUMNS})
-    con.register("empty", empty.append_column("source_row", pa.array([], pa.int64())))
-    table = con.sql(_select_sql(con, "empty", "", "")).arrow()
-    if not isinstance(table, pa.Table):
-        table = table.read_all()
-    return table.schema.remove(table.schema.get_field_index("row_problem"))
 
 
 def _run_row(plan: RunPlan) -> dict[str, Any]:
@@ -419,7 +377,7 @@ def land_run(plan: RunPlan, zone: LandingZone, con: duckdb.DuckDBPyConnection) -
                 problems.append(f"{uri}: listed in the manifest but missing")
                 continue
             with _local_copy(file) as path:
-                read = read_file(path, uri, plan.run_key, staging / f"part-{n:04d}.parquet", con)
+                read = read_file(path, uri, plan.run_key, staging / f"part-{n:04d}", con)
             row["files_read"] += 1
             row["rows_read"] += read.rows_read
             row["rows_landed"] += read.rows_landed

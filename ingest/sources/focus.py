@@ -78,7 +78,8 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-_INTEGER_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER")
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
+_INTEGER_TYPES += tuple("U" + t for t in _INTEGER_TYPES)
 # ISO-8601 with minutes but no seconds (FOCUS 1.0 exports): seconds are added before casting.
 _MINUTES_ONLY = r"'^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})(Z|[+-]\d{2}:?\d{2})?$'"
 
@@ -127,70 +128,109 @@ def _native(source: str, source_type: str, sql_type: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class ColumnSql:
+    """How one canonical column is made from its source column(s), in normalise_sql's steps:
+    `text` (select item of `texts`: trimmed text, placeholders to NULL; a native column as
+    itself), `typed` (select item of `typed`, reading `texts`) and `problem` (expression on
+    `typed` saying why a value was refused, NULL when it was not; None when nothing can be)."""
+
+    text: str
+    typed: str
+    problem: str | None
+
+
+def column_sql(name: str, sources: list[str], source_type: str) -> ColumnSql:
+    """The SQL making canonical column `name` from `sources` (quoted column names, the
+    canonical spelling first; `source_type` is the DuckDB type of the first)."""
+    sql_type = canonical_columns()[name]
+    column = _quote(name)
+    source = sources[0] if len(sources) == 1 else "coalesce(" + ", ".join(sources) + ")"
+    native = _native(source, source_type, sql_type)
+    if native is not None:
+        return ColumnSql(f"{native} as {column}", column, None)
+    # text: trimmed, placeholders to NULL; of several spellings the first that has a value
+    placeholders = ", ".join(_literal(p) for p in NULL_PLACEHOLDERS)
+    text_column = _quote("text:" + name)
+    cleaned = [
+        f"case when trim(cast({s} as varchar)) in ({placeholders}) then null "
+        f"else trim(cast({s} as varchar)) end"
+        for s in sources
+    ]
+    text = cleaned[0] if len(cleaned) == 1 else "coalesce(" + ", ".join(cleaned) + ")"
+    cast = _typed(text_column, sql_type)
+    if cast is None:
+        return ColumnSql(f"{text} as {text_column}", f"{text_column} as {column}", None)
+    expression, what = cast
+    shown = f"'''' || left({text_column}, 60) || ''''"  # the value in quotes, at most 60 chars
+    return ColumnSql(
+        f"{text} as {text_column}",
+        f"{text_column}, {expression} as {column}",
+        f"case when {text_column} is not null and {column} is null then "
+        f"{_literal(name + ' ')} || {shown} || {_literal(' ' + what)} end",
+    )
+
+
+def values_sql(relation: str, name: str, columns: list[str], source_type: str) -> str:
+    """SQL normalising canonical column `name` from `columns` of `relation` (its spellings, the
+    canonical first; `source_type` the DuckDB type of the first): returns `value` (typed) and
+    `problem` (as in normalise_sql's row_problem), a row for each row of `relation`."""
+    sql = column_sql(name, [_quote(c) for c in columns], source_type)
+    return (
+        f"with texts as (select {sql.text} from {relation}),\n"
+        f"typed as (select {sql.typed} from texts)\n"
+        f"select {_quote(name)} as value, {sql.problem or 'null'} as problem from typed"
+    )
+
+
+def extra_columns_sql(columns: Iterable[str]) -> str:
+    """The `x_ExtraColumns` expression: columns no FOCUS version lists, as a JSON object."""
+    pairs = ", ".join(f"{_literal(c)}: cast({_quote(c)} as varchar)" for c in columns)
+    return f"cast(to_json({{{pairs}}}) as varchar)"
+
+
+def sources_by_column(columns: Iterable[str]) -> dict[str, list[str]]:
+    """Canonical column -> the source columns that hold it, the canonical spelling first (it
+    wins over an old one). Columns no version lists map to themselves."""
+    by_canonical: dict[str, list[str]] = {}
+    for column in columns:
+        canonical = RENAMED_COLUMNS.get(column, column)
+        by_canonical.setdefault(canonical, []).insert(0 if canonical == column else 1 << 30, column)
+    return by_canonical
+
+
 def normalise_sql(relation: str, source_types: Mapping[str, str]) -> str:
     """SQL (DuckDB) that reads `relation` (columns as found in one data file, with DuckDB types)
     and returns the canonical columns, plus `x_ExtraColumns`, `source_row` (kept from the
     relation) and `row_problem` (why the row cannot be used, NULL when it can).
 
-    Three steps, so that every expression stays small: `texts` trims each text column and turns
-    placeholders into NULL; `typed` casts; the final select names what failed to cast."""
-    by_canonical: dict[str, list[str]] = {}
-    for column in source_types:
-        if column == "source_row":
-            continue
-        canonical = RENAMED_COLUMNS.get(column, column)
-        # the canonical spelling first, so it wins over an old one in coalesce
-        by_canonical.setdefault(canonical, []).insert(0 if canonical == column else 1 << 30, column)
+    The whole rule in one statement: ingest applies the same column_sql pieces column by column
+    (ingest.focus_columns), and a test holds the two to the same result. Three steps, so that
+    every expression stays small: `texts` trims each text column and turns placeholders into
+    NULL; `typed` casts; the final select names what failed to cast."""
+    by_canonical = sources_by_column(c for c in source_types if c != "source_row")
     known = canonical_columns()
-    placeholders = ", ".join(_literal(p) for p in NULL_PLACEHOLDERS)
     texts: list[str] = []
     typed: list[str] = []
     final: list[str] = []
     problems: list[str] = []
     for name, sql_type in known.items():
-        column = _quote(name)
-        sources = [_quote(s) for s in by_canonical.get(name, [])]
+        sources = by_canonical.get(name, [])
         if not sources:
             empty_type = "VARCHAR" if sql_type == "JSON" else sql_type
-            final.append(f"cast(null as {empty_type}) as {column}")
+            final.append(f"cast(null as {empty_type}) as {_quote(name)}")
             continue
-        source = sources[0] if len(sources) == 1 else "coalesce(" + ", ".join(sources) + ")"
-        native = _native(source, source_types[by_canonical[name][0]], sql_type)
-        if native is not None:
-            texts.append(f"{native} as {column}")
-            typed.append(column)
-            final.append(column)
-            continue
-        # text: trimmed, placeholders to NULL; of several spellings the first that has a value
-        text_column = _quote("text:" + name)
-        cleaned = [
-            f"case when trim(cast({s} as varchar)) in ({placeholders}) then null "
-            f"else trim(cast({s} as varchar)) end"
-            for s in sources
-        ]
-        text = cleaned[0] if len(cleaned) == 1 else "coalesce(" + ", ".join(cleaned) + ")"
-        texts.append(f"{text} as {text_column}")
-        cast = _typed(text_column, sql_type)
-        if cast is None:
-            typed.append(f"{text_column} as {column}")
-            final.append(column)
-            continue
-        expression, what = cast
-        typed.append(f"{text_column}, {expression} as {column}")
-        final.append(column)
-        shown = (
-            f"'''' || left({text_column}, 60) || ''''"  # the value in quotes, at most 60 characters
-        )
-        problems.append(
-            f"case when {text_column} is not null and {column} is null then "
-            f"{_literal(name + ' ')} || {shown} || {_literal(' ' + what)} end"
-        )
+        sql = column_sql(name, [_quote(s) for s in sources], source_types[sources[0]])
+        texts.append(sql.text)
+        typed.append(sql.typed)
+        final.append(_quote(name))
+        if sql.problem:
+            problems.append(sql.problem)
     extra = [c for c in by_canonical if c not in known]
     if extra:
         texts += [_quote(c) for c in extra]
         typed += [_quote(c) for c in extra]
-        pairs = ", ".join(f"{_literal(c)}: cast({_quote(c)} as varchar)" for c in extra)
-        final.append(f"cast(to_json({{{pairs}}}) as varchar) as {EXTRA_COLUMNS}")
+        final.append(f"{extra_columns_sql(extra)} as {EXTRA_COLUMNS}")
     else:
         final.append(f"cast(null as varchar) as {EXTRA_COLUMNS}")
     problem_sql = "nullif(concat_ws('; ', " + ", ".join(problems) + "), '')" if problems else "null"
