@@ -59,7 +59,8 @@ def _one_statement(table: pa.Table) -> list[dict]:
     numbered = table.append_column("source_row", pa.array(range(1, table.num_rows + 1)))
     con.register("src", numbered)
     types = {r[0]: str(r[1]) for r in con.sql("describe src").fetchall()}
-    return con.sql(fx.normalise_sql("src", types) + " order by source_row").to_arrow_table().to_pylist()
+    sql = fx.normalise_sql("src", types) + " order by source_row"
+    return con.sql(sql).to_arrow_table().to_pylist()
 
 
 def _column_by_column(batches: list[pa.RecordBatch]) -> list[dict]:
@@ -114,7 +115,9 @@ def test_text_columns_normalise_as_the_one_statement_rule(tmp_path: Path) -> Non
 def test_typed_parquet_columns_normalise_as_the_one_statement_rule() -> None:
     table = pa.table(
         {
-            "BilledCost": pa.array([Decimal("1.5"), None, Decimal("-0.000001")], pa.decimal128(20, 6)),
+            "BilledCost": pa.array(
+                [Decimal("1.5"), None, Decimal("-0.000001")], pa.decimal128(20, 6)
+            ),
             "ListCost": pa.array([1, 2, None], pa.int64()),
             "ConsumedQuantity": pa.array([3, 4, 5], pa.uint16()),
             "BillingCurrency": pa.array(["USD", "EUR", None]).dictionary_encode(),
