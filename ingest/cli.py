@@ -232,6 +232,14 @@ def focus_command(
     ],
     landing: LandingOption = None,
     account_url: AccountUrlOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="TOKENRECON_WORKERS",
+            min=0,
+            help="Data files of a run read at once (0: one per CPU; 1: one at a time).",
+        ),
+    ] = 0,
     fail_on_incomplete: Annotated[
         bool,
         typer.Option(
@@ -256,7 +264,7 @@ def focus_command(
         if focus.is_landed(runs.get(plan.run_key), plan):
             counts["skipped"] += 1
             continue
-        result = focus.land_run(plan, zone, con)
+        result = focus.land_run(plan, zone, workers or os.cpu_count() or 1)
         runs[plan.run_key] = result.row
         counts[result.row["status"]] += 1
         for key in rows:

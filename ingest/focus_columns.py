@@ -23,10 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ingest.sources import focus as fx
 
@@ -162,10 +164,13 @@ class ColumnNormaliser:
         if native is not None:
             return native, None
         if sql_type == fx.DECIMAL and pa.types.is_string(array.type):
-            try:
-                return pc.cast(_clean(array), DECIMAL), None
-            except pa.ArrowInvalid:  # a value Arrow refuses: the SQL says which and why
-                return self._by_sql(name, sources)
+            # Numbers alone need no trim and hold no placeholder: cast them as they are first.
+            for clean in (lambda a: a, _clean):
+                try:
+                    return pc.cast(clean(array), DECIMAL), None
+                except pa.ArrowInvalid:
+                    pass
+            return self._by_sql(name, sources)  # a value Arrow refuses: the SQL says why
         return self._by_distinct(name, pc.dictionary_encode(array))
 
     def _by_distinct(
@@ -228,6 +233,27 @@ class ColumnNormaliser:
         finally:
             self._con.unregister("relation")
         return {name: result[name].combine_chunks() for name in result.column_names}
+
+
+# Columns whose Parquet statistics readers use to skip row groups (runs, files, periods);
+# computing them for every column costs more than the rest of writing.
+STATISTICS_COLUMNS = (
+    "run_key", "source_uri", "source_row",
+    "ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "BillingPeriodEnd",
+)  # fmt: skip
+
+
+def write_part(table: pa.Table, path: Path) -> None:
+    """Write a part: zstd, dictionary pages for the dictionary-encoded text columns only (a
+    cost column has about one value a row), statistics for STATISTICS_COLUMNS."""
+    names = table.schema.names
+    pq.write_table(
+        table,
+        path,
+        compression="zstd",
+        use_dictionary=[f.name for f in table.schema if pa.types.is_dictionary(f.type)],
+        write_statistics=[c for c in STATISTICS_COLUMNS if c in names],
+    )
 
 
 def stacked(batches: list[pa.RecordBatch]) -> pa.Table:
