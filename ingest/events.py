@@ -241,23 +241,6 @@ def parse_jsonl_chunk(
     return parse_records(records, options, uri, dataset_dir)
 
 
-def _jsonl_chunks(stream: io.BufferedIOBase) -> Iterator[tuple[bytes, int, bool]]:
-    """Blocks of whole lines: (data without its final newline, first line number, unterminated)."""
-    number = 1
-    rest = b""
-    while block := stream.read(READ_CHUNK):
-        data = rest + block
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            rest = data
-            continue
-        chunk, rest = data[:cut], data[cut + 1 :]
-        yield chunk, number, False
-        number += chunk.count(b"\n") + 1
-    if rest:
-        yield rest, number, True
-
-
 def _array_records(stream: io.BufferedIOBase) -> Iterator[Record]:
     """A .json file holding an array of events (read whole: use JSONL for large logs)."""
     content = stream.read()
@@ -303,21 +286,31 @@ def parse_jsonl_range(
     return parse_jsonl_chunk(data, first_number, unterminated, options, uri, dataset_dir)
 
 
-def _jsonl_ranges(stream: io.BufferedIOBase) -> Iterator[tuple[int, int, int, bool]]:
-    """Like _jsonl_chunks, as (offset, length, first line number, unterminated) byte ranges: the
-    caller only hashes and counts lines, the workers read the bytes."""
+def _jsonl_chunks(
+    stream: io.BufferedIOBase, keep: bool
+) -> Iterator[tuple[int, int, int, bool, bytes]]:
+    """A JSONL stream cut into blocks of whole lines: (offset, length, first line number,
+    unterminated, data). `data` is the block without its final newline when `keep`, else empty
+    (the caller only hashes and counts lines; workers read the byte range themselves)."""
     position = start = newlines = 0
     first = 1
+    kept: list[bytes] = []
     while block := stream.read(READ_CHUNK):
         last = block.rfind(b"\n")
         newlines += block.count(b"\n")
+        if keep:
+            kept.append(block)
         if last >= 0:
             end = position + last
-            yield start, end - start, first, False
+            data = b""
+            if keep:
+                joined = b"".join(kept)
+                data, kept = joined[: end - start], [joined[end - start + 1 :]]
+            yield start, end - start, first, False, data
             start, first = end + 1, newlines + 1
         position += len(block)
     if start < position:
-        yield start, position - start, first, True
+        yield start, position - start, first, True, b"".join(kept)
 
 
 Task = tuple[Callable[..., ChunkResult], tuple[Any, ...]]
@@ -326,11 +319,11 @@ Task = tuple[Callable[..., ChunkResult], tuple[Any, ...]]
 def _chunk_tasks(stream: io.BufferedIOBase, local_path: Path | None) -> Iterator[Task]:
     """Parse calls for a JSONL log: byte ranges of a plain local file (workers read them), else
     the bytes themselves (gzip, Blob)."""
-    if local_path is not None:
-        for offset, length, first, unterminated in _jsonl_ranges(stream):
+    chunks = _jsonl_chunks(stream, keep=local_path is None)
+    for offset, length, first, unterminated, data in chunks:
+        if local_path is not None:
             yield parse_jsonl_range, (local_path, offset, length, first, unterminated)
-    else:
-        for data, first, unterminated in _jsonl_chunks(stream):
+        else:
             yield parse_jsonl_chunk, (data, first, unterminated)
 
 
@@ -349,14 +342,16 @@ def _chunk_results(
     if kind == "array":
         yield parse_records(_array_records(stream), *common)
         return
+    # workers read a plain local file's ranges themselves; in-process, the bytes are at hand
+    local_path = file.local_path if kind == "plain" and pool is not None else None
+    tasks = _chunk_tasks(stream, local_path)
     if pool is None:
-        for data, first, unterminated in _jsonl_chunks(stream):
-            yield parse_jsonl_chunk(data, first, unterminated, *common)
+        for function, args in tasks:
+            yield function(*args, *common)
         return
-    local_path = file.local_path if kind == "plain" else None
     window: deque[Future[ChunkResult]] = deque()
     try:
-        for function, args in _chunk_tasks(stream, local_path):
+        for function, args in tasks:
             window.append(pool.submit(function, *args, *common))
             if len(window) >= 2 * workers:
                 yield window.popleft().result()

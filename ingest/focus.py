@@ -3,19 +3,20 @@
 An export run is found by its manifest.json, and its data files are exactly the manifest's
 `blobs[].blobName`. A FOCUS file no manifest names (a CSV someone downloaded) is a run of its
 own. Each data file is read in batches (pyarrow: CSV, CSV gzip, Parquet, Parquet snappy),
-normalised to the canonical FOCUS columns by DuckDB SQL (ingest.sources.focus), and written as
-one Parquet part; rows that cannot be read go to the quarantine with their row and reason.
+normalised to the canonical FOCUS columns column by column (ingest.focus_columns, applying the
+SQL rule of ingest.sources.focus) and written as Parquet parts; rows that cannot be read go to
+the quarantine with their row and reason. The files of a run are read in parallel threads.
 
 Every run is landed with its manifest facts and its completeness (a listed blob missing, row
 counts that disagree with the manifest, or quarantined rows make it incomplete). After landing,
 exactly one run is made current per (export scope, billing month): see focus.choose_current.
 
 Layout under the landing zone:
-    focus_costs/run_key=<run>/part-<n>-<k>.parquet  rows of the run's n-th data file, in parts
-                                                 of the columns they hold values in
-    focus_runs/runs.parquet                      one row per run, with is_current (rewritten)
-    focus_meters/meters.parquet                  every meter name the landed bills use, parsed
-                                                 by ingest.sources.meters (rewritten)
+    focus_costs/run_key=<run>/part-<n>-<k>.parquet  rows of the run's n-th data file; a part
+                                                    holds the columns its rows have values in
+    focus_runs/runs.parquet                         one row per run, with is_current (rewritten)
+    focus_meters/meters.parquet                     every meter name the landed bills use,
+                                                    parsed by ingest.sources.meters (rewritten)
 """
 
 from __future__ import annotations
@@ -563,9 +564,10 @@ def is_landed(previous: dict[str, Any] | None, plan: RunPlan) -> bool:
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB for normalising batches. The normalising query has one short IN list
-    per column (the NULL placeholders); DuckDB's in_clause optimizer spends seconds planning
-    some 100 of them and gains nothing, so that one rule is off."""
+    """An in-memory DuckDB for normalising (one per file read: connections are not shared
+    between threads). normalise_sql has one short IN list per column (the NULL placeholders);
+    DuckDB's in_clause optimizer spends seconds planning some 100 of them and gains nothing, so
+    that one rule is off."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute("set disabled_optimizers = 'in_clause'")
