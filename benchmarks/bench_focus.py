@@ -251,11 +251,7 @@ def main() -> None:
         "only converts (and guesses types: money as DOUBLE); ingest also validates every value "
         "(DECIMAL(38,18) from text, UTC timestamps, placeholders), quarantines bad rows and "
         "checks the manifest's counts. The third row runs ingest's rule as one DuckDB statement "
-        "(`normalise_sql`).\n\n"
-        + header
-        + "\n"
-        + "\n".join(lines)
-        + "\n"
+        "(`normalise_sql`).\n\n" + header + "\n" + "\n".join(lines) + "\n"
     )
     print(f"written {args.out}")
 
