@@ -8,9 +8,9 @@ that normalising a batch costs little next to reading it:
   normalised once per distinct value by DuckDB running that column's SQL; the results are kept
   across the batches of a file, and rows take their value and their problem by index;
 - a decimal column held as text (costs, quantities: about one value per row) is parsed by Arrow's
-  exact decimal parser after the same trim and placeholders. Arrow accepts a subset of what the
-  SQL accepts, with the same values (tests hold it to that); when it refuses any value of a
-  batch, the column's SQL runs on the whole column and names each refused value;
+  exact decimal parser, as it is and else after the same trim and placeholders. Arrow accepts a
+  subset of what the SQL accepts, with the same values (tests hold it to that); when it refuses
+  any value of a batch, the column's SQL runs on the whole column and names each refused value;
 - a column stored typed (Parquet decimals, integers, timestamps, booleans) is cast by Arrow as
   the SQL casts it, exactly;
 - anything else (a column under two spellings, other types) runs the column's SQL as it is.

@@ -126,6 +126,10 @@ def test_typed_parquet_columns_normalise_as_the_one_statement_rule() -> None:
                 pa.timestamp("ms", tz="UTC"),
             ),
             "ChargePeriodEnd": pa.array([10**18, None, 2 * 10**18], pa.timestamp("ns")),
+            "BillingPeriodStart": pa.array(
+                [datetime(2026, 3, 1, tzinfo=UTC), None, None],
+                pa.timestamp("us", tz="Europe/Berlin"),
+            ),
             "x_SkuIsCreditEligible": pa.array([True, None, False]),
             "x_PricingBlockSize": pa.array([1.5, None, 1000.0], pa.float64()),  # never a float
             "x_BillingProfileId": pa.array([7, None, 9], pa.int32()),  # a text column as a number
@@ -137,6 +141,7 @@ def test_typed_parquet_columns_normalise_as_the_one_statement_rule() -> None:
     _compare(expected, actual)
     assert actual[0]["BilledCost"] == Decimal("1.5")
     assert actual[0]["ChargePeriodStart"] == datetime(2026, 3, 1, 1)
+    assert actual[0]["BillingPeriodStart"] == datetime(2026, 3, 1)  # the instant, in UTC
     assert actual[2]["x_PricingBlockSize"] == Decimal(1000)
 
 
