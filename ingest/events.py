@@ -142,12 +142,14 @@ class ChunkResult:
     quarantined: list[dict[str, Any]]
 
 
-def _table(rows: list[tuple[Any, ...]]) -> pa.Table:
-    """Rows (tuples in EVENT_SCHEMA order) -> an Arrow table, column by column."""
+def _table(uri: str, numbers: list[int], rows: list[rt.Row]) -> pa.Table:
+    """Rows of one file (parser Rows and their record numbers) -> an Arrow table, column by
+    column, in EVENT_SCHEMA order (source_uri, record_number, then the Row's columns)."""
+    fields = iter(EVENT_SCHEMA)
+    arrays = [pa.repeat(pa.scalar(uri, next(fields).type), len(rows))]
+    arrays.append(pa.array(numbers, type=next(fields).type))
     columns = zip(*rows, strict=True)
-    arrays = [
-        pa.array(values, type=f.type) for values, f in zip(columns, EVENT_SCHEMA, strict=True)
-    ]
+    arrays += [pa.array(values, type=f.type) for values, f in zip(columns, fields, strict=True)]
     return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
 
 
@@ -173,7 +175,7 @@ def _parse_records(
 ) -> ChunkResult:
     defaults = options.defaults()
     writer = PartWriter(dataset_dir, "event_date", EVENT_SCHEMA)
-    by_day: dict[date, list[tuple[Any, ...]]] = {}
+    by_day: dict[date, tuple[list[int], list[rt.Row]]] = {}
     quarantined: list[dict[str, Any]] = []
     count = blanks = landed = 0
     try:
@@ -204,17 +206,20 @@ def _parse_records(
                 )
                 continue
             day = row[_RECEIVED_AT].date()
-            rows = by_day.get(day)
-            if rows is None:
-                rows = by_day[day] = []
-            rows.append((uri, number, *row))
+            batch = by_day.get(day)
+            if batch is None:
+                batch = by_day[day] = ([], [])
+            numbers, rows = batch
+            numbers.append(number)
+            rows.append(row)
             if len(rows) >= BATCH_ROWS:
-                writer.write(day.isoformat(), _table(rows))
+                writer.write(day.isoformat(), _table(uri, numbers, rows))
                 landed += len(rows)
+                numbers.clear()
                 rows.clear()
-        for day, rows in by_day.items():
+        for day, (numbers, rows) in by_day.items():
             if rows:
-                writer.write(day.isoformat(), _table(rows))
+                writer.write(day.isoformat(), _table(uri, numbers, rows))
                 landed += len(rows)
     except BaseException:
         writer.abort()

@@ -40,6 +40,7 @@ def _local(path: Path) -> InputFile:
         size=stat.st_size,
         version=str(stat.st_mtime_ns),
         opener=lambda: open(resolved, "rb", buffering=4 << 20),
+        local_path=resolved,
     )
 
 
