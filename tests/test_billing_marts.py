@@ -9,16 +9,7 @@ import pytest
 
 from ingest.samples.reference_case import RUNS, write_bill
 from tests.conftest import PROJECT_ROOT, Workspace
-from tests.test_ingest_focus import FOCUS_SAMPLE, csv_part, rewrite_csv
-
-REFERENCE_TOKENS = [
-    ("gpt rt aud mn cd in gl 1215 1M Tokens", 0),
-    ("gpt rt aud mn in gl 1215 1M Tokens", 640),
-    ("gpt rt aud mn out gl 1215 1M Tokens", 631),
-    ("gpt rt txt mn cd in gl 1215 1M Tokens", 0),
-    ("gpt rt txt mn in gl 1215 1M Tokens", 357),
-    ("gpt rt txt mn out gl 1215 1M Tokens", 181),
-]
+from tests.test_ingest_focus import FOCUS_SAMPLE, REFERENCE_TOKENS, csv_part, rewrite_csv
 
 
 def billed(ws: Workspace) -> list[tuple[str, int]]:

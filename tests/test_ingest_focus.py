@@ -19,6 +19,15 @@ from tests.conftest import PROJECT_ROOT, Workspace
 FOCUS_SAMPLE = PROJECT_ROOT / "tests" / "fixtures" / "focus_sample_1.0.csv"
 FINAL = RUNS["final"][0]
 EARLY = RUNS["early"][0]
+# Billed tokens of the reference case's six meters in the final run (DOMAIN.md).
+REFERENCE_TOKENS = [
+    ("gpt rt aud mn cd in gl 1215 1M Tokens", 0),
+    ("gpt rt aud mn in gl 1215 1M Tokens", 640),
+    ("gpt rt aud mn out gl 1215 1M Tokens", 631),
+    ("gpt rt txt mn cd in gl 1215 1M Tokens", 0),
+    ("gpt rt txt mn in gl 1215 1M Tokens", 357),
+    ("gpt rt txt mn out gl 1215 1M Tokens", 181),
+]
 
 
 def runs(ws: Workspace) -> dict[str, dict]:
@@ -82,14 +91,7 @@ def test_parquet_1_0r2_export_gives_the_same_tokens(workspace: Workspace, tmp_pa
         f"ChargePeriodStart, BilledCost, x_BillingExchangeRate from costs "
         f"where run_key = '{FINAL}' and SkuMeter like 'gpt rt%' order by SkuMeter"
     )
-    assert [(r["SkuMeter"], int(r["tokens"])) for r in rows] == [
-        ("gpt rt aud mn cd in gl 1215 1M Tokens", 0),
-        ("gpt rt aud mn in gl 1215 1M Tokens", 640),
-        ("gpt rt aud mn out gl 1215 1M Tokens", 631),
-        ("gpt rt txt mn cd in gl 1215 1M Tokens", 0),
-        ("gpt rt txt mn in gl 1215 1M Tokens", 357),
-        ("gpt rt txt mn out gl 1215 1M Tokens", 181),
-    ]
+    assert [(r["SkuMeter"], int(r["tokens"])) for r in rows] == REFERENCE_TOKENS
     assert str(rows[1]["ConsumedQuantity"]) == "0.000640000000000000"  # in blocks
     assert str(rows[1]["BilledCost"]) == "0.006400000000000000"  # DECIMAL(38,18), exact
     assert rows[1]["ChargePeriodStart"] == datetime(2026, 3, 31)  # INT96, UTC
