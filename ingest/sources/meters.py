@@ -247,7 +247,7 @@ def _speech_or_realtime_family(words: list[str]) -> tuple[str, str | None] | Non
     if "tts" in words:
         return "gpt-4o-mini-tts", None
     if {"trscb", "tcrb", "transcribe"} & set(words):
-        if "tcrb" in words and "d" in words or "diarize" in words:
+        if ("tcrb" in words and "d" in words) or "diarize" in words:
             return "gpt-4o-transcribe-diarize", None
         return ("gpt-4o-mini-transcribe" if mini else "gpt-4o-transcribe"), None
     realtime = bool(_REALTIME_WORDS & set(words))
