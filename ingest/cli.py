@@ -22,7 +22,6 @@ from ingest.azure_blob import BlobConfigError
 from ingest.focus_columns import landed_schema
 from ingest.inputs import SourceError, resolve
 from ingest.landing import FINAL_STATUSES, LandingZone
-from ingest.sources import meters
 from ingest.sources.realtime_events import RecordError
 
 app = typer.Typer(
@@ -75,6 +74,7 @@ def _zone(landing: Path | None) -> LandingZone:
             focus.COSTS: landed_schema(),
             focus.RUNS: focus.RUN_SCHEMA,
             focus.METERS: focus.METER_SCHEMA,
+            focus.TOTALS: focus.TOTALS_SCHEMA,
         }
     )
     return zone
@@ -261,7 +261,7 @@ def focus_command(
     counts = dict.fromkeys(("skipped", "complete", "incomplete", "empty"), 0)
     rows = dict.fromkeys(("rows_read", "rows_landed", "rows_quarantined"), 0)
     for plan in plans:
-        if focus.is_landed(runs.get(plan.run_key), plan):
+        if focus.is_landed(runs.get(plan.run_key), plan, zone):
             counts["skipped"] += 1
             continue
         result = focus.land_run(plan, zone, workers or os.cpu_count() or 1)
@@ -450,15 +450,81 @@ def export_command(
 
 @app.command("meters")
 def meters_command(
-    seed: Annotated[Path, typer.Option(help="Where to write the seed.")] = meters.SEED,
+    dumps: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--dump",
+            envvar="TOKENRECON_PRICE_DUMPS",
+            exists=True,
+            dir_okay=False,
+            help="Azure Retail Prices dump to merge: NDJSON, one API item a line (.ndjson, "
+            ".ndjson.gz), or one API page saved as .json. Repeat for several files.",
+            show_default=False,
+        ),
+    ] = None,
+    from_api: Annotated[
+        bool,
+        typer.Option(
+            "--from-api",
+            help="Fetch the current prices from the Azure Retail Prices API (network; may be "
+            "combined with --dump).",
+        ),
+    ] = False,
+    api_url: Annotated[
+        str,
+        typer.Option(
+            "--api-url",
+            envvar="TOKENRECON_PRICES_API_URL",
+            help="Retail Prices API endpoint, for --from-api.",
+        ),
+    ] = "https://prices.azure.com/api/retail/prices",
+    filter_: Annotated[
+        str,
+        typer.Option(
+            "--filter",
+            envvar="TOKENRECON_PRICES_FILTER",
+            help="OData $filter of the API query, for --from-api; Azure OpenAI consumption "
+            "meters in USD are picked from what it returns.",
+        ),
+    ] = "serviceName eq 'Cognitive Services'",
+    seed: Annotated[
+        Path | None,
+        typer.Option(
+            "--seed",
+            envvar="TOKENRECON_METER_SEED",
+            dir_okay=False,
+            help="Seed to update in place (default: seeds/azure_openai_meters.csv in the "
+            "project). Its meters are kept; a missing file starts from the bundled catalogue.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Rebuild seeds/azure_openai_meters.csv: classify every catalogue meter with the parser."""
+    """Build the meter catalogue seed: every Azure OpenAI meter with its price and what it bills.
+
+    Without --dump or --from-api: re-classify the seed's meters with the current parser (no
+    network; run it after changing ingest/sources/meters.py). With them: merge in the Azure
+    OpenAI consumption prices they hold; per meter the latest effective date wins and no meter
+    is ever dropped. Exit 1 when a source cannot be read or a meter cannot be classified (every
+    such name is listed: add an override or teach the parser)."""
+    from itertools import chain
+
+    from ingest import meter_catalogue as catalogue
+
+    path = seed or catalogue.SEED
+    sources = [catalogue.read_dump(dump) for dump in dumps or []]
+    if from_api:
+        log = lambda line: typer.echo(f"meters: {line}", err=True)  # noqa: E731
+        sources.append(catalogue.fetch_items(api_url, filter_, log=log))
     try:
-        path = meters.write_seed(seed)
-    except ValueError as exc:
-        typer.echo(f"error: a catalogue meter cannot be classified: {exc}", err=True)
+        update = catalogue.update_seed(path, chain.from_iterable(sources) if sources else None)
+    except catalogue.CatalogueError as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"meters: {path}")
+    catalogue.write_rows(update.rows, path)
+    typer.echo(
+        f"meters: {len(update.rows)} meters ({update.new} new, {update.overrides} by override) "
+        f"-> {path}"
+    )
 
 
 def main() -> None:

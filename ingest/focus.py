@@ -17,6 +17,8 @@ Layout under the landing zone:
     focus_runs/runs.parquet                         one row per run, with is_current (rewritten)
     focus_meters/meters.parquet                     every meter name the landed bills use,
                                                     parsed by ingest.sources.meters (rewritten)
+    focus_run_totals/run_key=<run>/totals.parquet   rows and BilledCost the run landed per
+                                                    billing currency (what the marts must hold)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -51,6 +54,8 @@ from ingest.sources import meters
 COSTS = "focus_costs"
 RUNS = "focus_runs"
 METERS = "focus_meters"
+TOTALS = "focus_run_totals"
+COST_TYPE = pa.decimal128(38, 18)
 DATA_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet")
 CSV_BLOCK_BYTES = 2 << 20  # CSV bytes the reader parses at once
 CSV_BLOCKS_PER_BATCH = 4  # blocks normalised together
@@ -85,6 +90,18 @@ RUN_SCHEMA = pa.schema(
         ("is_current", pa.bool_()),
         ("not_current_reason", pa.string()),
         ("landed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+# What a run landed, per billing currency: the warehouse must account for exactly these rows and
+# this BilledCost (a dbt test holds it; rows that were quarantined are in the run's counts).
+TOTALS_SCHEMA = pa.schema(
+    [
+        ("run_key", pa.string()),
+        ("billing_currency", pa.string()),
+        ("rows_landed", pa.int64()),
+        ("billed_cost_landed", COST_TYPE),
     ]
 )
 
@@ -208,6 +225,36 @@ class FileRead:
     billing_months: set[date] = field(default_factory=set)
     max_charge_end: datetime | None = None
     problem: str | None = None
+    # landed rows and BilledCost per billing currency (None: rows without a currency)
+    totals: dict[str | None, tuple[int, Decimal]] = field(default_factory=dict)
+
+
+def add_totals(
+    totals: dict[str | None, tuple[int, Decimal]], table: pa.Table
+) -> dict[str | None, tuple[int, Decimal]]:
+    """Add a landed table's rows and BilledCost per BillingCurrency to `totals` (exact decimals;
+    a row without a BilledCost counts as a row and adds nothing)."""
+    if table.num_rows == 0:
+        return totals
+    names = table.column_names
+    currency = (
+        pc.cast(table["BillingCurrency"], pa.string())
+        if "BillingCurrency" in names
+        else pa.nulls(table.num_rows, pa.string())
+    )
+    cost = table["BilledCost"] if "BilledCost" in names else pa.nulls(table.num_rows, COST_TYPE)
+    grouped = (
+        pa.table({"currency": currency, "cost": cost})
+        .group_by("currency")
+        .aggregate([("cost", "sum"), ([], "count_all")])
+    )
+    for row in grouped.to_pylist():
+        rows, billed = totals.get(row["currency"], (0, Decimal(0)))
+        totals[row["currency"]] = (
+            rows + row["count_all"],
+            billed + (row["cost_sum"] if row["cost_sum"] is not None else Decimal(0)),
+        )
+    return totals
 
 
 def _batches(path: Path, name: str, on_invalid) -> Iterator[pa.RecordBatch]:
@@ -293,6 +340,7 @@ def read_file(
         written.append(parts.with_name(f"{parts.name}-{len(written):04d}.parquet"))
         written[-1].parent.mkdir(parents=True, exist_ok=True)
         write_part(good, written[-1])
+        add_totals(result.totals, good)
         if "BillingPeriodStart" in good.column_names:
             for month in pc.unique(pc.floor_temporal(good["BillingPeriodStart"], unit="month")):
                 if month.is_valid:
@@ -389,6 +437,7 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
     quarantined: list[dict[str, Any]] = []
     months: set[date] = set()
     charge_end: datetime | None = None
+    totals: dict[str | None, tuple[int, Decimal]] = {}
 
     def read_nth(n: int) -> FileRead | None:
         uri, file, _ = plan.files[n]
@@ -408,6 +457,10 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
             row["rows_read"] += read.rows_read
             row["rows_landed"] += read.rows_landed
             quarantined.extend(read.quarantined)
+            if not read.problem:
+                for currency, (rows, billed) in read.totals.items():
+                    before = totals.get(currency, (0, Decimal(0)))
+                    totals[currency] = (before[0] + rows, before[1] + billed)
             months |= read.billing_months
             if read.max_charge_end and (charge_end is None or read.max_charge_end > charge_end):
                 charge_end = read.max_charge_end
@@ -453,6 +506,21 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
         else:
             row["status"] = "complete"
         zone.write_quarantine(COSTS, plan.run_key, quarantined)
+        write_table_atomically(
+            pa.Table.from_pylist(
+                [
+                    {
+                        "run_key": plan.run_key,
+                        "billing_currency": currency,
+                        "rows_landed": rows,
+                        "billed_cost_landed": billed,
+                    }
+                    for currency, (rows, billed) in sorted(totals.items(), key=lambda t: str(t[0]))
+                ],
+                schema=TOTALS_SCHEMA,
+            ),
+            totals_path(zone, plan.run_key),
+        )
         final = zone.dataset_dir(COSTS) / f"run_key={plan.run_key}"
         if final.exists():
             shutil.rmtree(final)
@@ -509,6 +577,7 @@ METER_SCHEMA = pa.schema(
         ("meter_name", pa.string()),
         ("meter_category", pa.string()),
         ("meter_subcategory", pa.string()),
+        ("unit_of_measure", pa.string()),
         ("parse_error", pa.string()),
         ("family", pa.string()),
         ("model_version", pa.string()),
@@ -516,35 +585,43 @@ METER_SCHEMA = pa.schema(
         ("direction", pa.string()),
         ("is_cached", pa.bool_()),
         ("deployment_type", pa.string()),
-        ("unit", pa.string()),
+        ("service_tier", pa.string()),
+        ("workload", pa.string()),
+        ("pricing_unit", pa.string()),
         ("block_size", pa.int64()),
         ("usage_field", pa.string()),
+        ("scope", pa.string()),
+        ("note", pa.string()),
     ]
 )
 
 
 def save_meters(zone: LandingZone, con: duckdb.DuckDBPyConnection) -> int:
-    """Parse every meter name the landed bills use (the same parser that classifies the
-    catalogue), so that a meter the catalogue does not know yet is still understood where the
-    grammar allows, and reported either way. Returns the number of meters."""
-    pattern = zone.dataset_dir(COSTS) / "**" / "*.parquet"
-    found = con.sql(
-        f"""select min(SkuMeter), min(x_SkuMeterCategory), min(x_SkuMeterSubcategory)
-        from read_parquet('{pattern}', union_by_name = true)
+    """Classify every meter name the landed bills use, with the parser that classifies the
+    catalogue (given the bill's meter subcategory as the product and its unit description), so
+    a meter the catalogue does not know yet is still understood where the grammar allows, and
+    reported either way. Returns the number of meters."""
+    pattern = str(zone.dataset_dir(COSTS) / "**" / "*.parquet")
+    found = con.execute(
+        """select min(SkuMeter), min(x_SkuMeterCategory), min(x_SkuMeterSubcategory),
+            min(x_PricingUnitDescription)
+        from read_parquet($pattern, union_by_name = true)
         where SkuMeter is not null
-        group by lower(trim(SkuMeter)) order by lower(trim(SkuMeter))"""  # one meter, any case
+        group by lower(trim(SkuMeter)) order by lower(trim(SkuMeter))""",  # one meter, any case
+        {"pattern": pattern},
     ).fetchall()
     rows = []
-    for name, category, subcategory in found:
+    for name, category, subcategory, unit in found:
         row: dict[str, Any] = {
             "meter_key": name.strip().lower(),
             "meter_name": name,
             "meter_category": category,
             "meter_subcategory": subcategory,
+            "unit_of_measure": unit,
         }
         try:
-            row.update(asdict(meters.parse_meter_name(name)))
-        except ValueError as exc:
+            row.update(asdict(meters.parse_meter(name, subcategory, unit)))
+        except meters.MeterError as exc:
             row["parse_error"] = str(exc)
         rows.append(row)
     write_table_atomically(
@@ -554,12 +631,18 @@ def save_meters(zone: LandingZone, con: duckdb.DuckDBPyConnection) -> int:
     return len(rows)
 
 
-def is_landed(previous: dict[str, Any] | None, plan: RunPlan) -> bool:
-    """Already landed as it is now: same run, same manifest, and nothing was missing then."""
+def totals_path(zone: LandingZone, run_key: str) -> Path:
+    return zone.dataset_dir(TOTALS) / f"run_key={run_key}" / "totals.parquet"
+
+
+def is_landed(previous: dict[str, Any] | None, plan: RunPlan, zone: LandingZone) -> bool:
+    """Already landed as it is now: same run, same manifest, nothing was missing then, and its
+    totals are there (a run landed before totals were kept is landed again)."""
     return (
         previous is not None
         and previous["source_hash"] == plan.source_hash
         and previous["status"] in ("complete", "empty")
+        and totals_path(zone, plan.run_key).exists()
     )
 
 

@@ -118,22 +118,49 @@ def collect(warehouse: Path) -> dict[str, Any]:
         return {
             "reconciliation": _rows(
                 con,
-                "select usage_date, resource_name, meter_name, usage_field, api_tokens, "
-                "api_tokens_including_cached, billed_tokens, billed_to_api_ratio, "
-                "api_cost_estimate, billed_cost, billing_currency, reconciliation_status "
+                "select usage_date, resource_name, meter_name, usage_field, pricing_unit, "
+                "api_quantity, api_quantity_including_cached, billed_quantity, "
+                "billed_to_api_ratio, api_cost_estimate, billed_cost, billing_currency, "
+                "reconciliation_status "
                 "from marts.fct_meter_reconciliation order by usage_date, meter_name",
             ),
+            # per meter and billing currency: money is never added across currencies
             "summary": _rows(
                 con,
-                "select min(meter_name) as meter_name, sum(api_tokens) as api_tokens, "
-                "sum(api_tokens_including_cached) as api_incl_cached, "
-                "sum(billed_tokens) as billed_tokens, "
-                "round(sum(billed_tokens) / nullif(sum(api_tokens_including_cached), 0), 2) as ratio, "
-                "sum(api_cost_estimate) as expected_cost, sum(billed_cost) as billed_cost, "
-                "min(billing_currency) as currency, "
+                "select min(meter_name) as meter_name, min(pricing_unit) as unit, "
+                "sum(api_quantity) as api_quantity, "
+                "sum(api_quantity_including_cached) as api_incl_cached, "
+                "sum(billed_quantity) as billed_quantity, "
+                "round(sum(billed_quantity) / nullif(sum(api_quantity_including_cached), 0), 2) "
+                "as ratio, sum(api_cost_estimate) as expected_cost, sum(billed_cost) as billed_cost, "
+                "billing_currency as currency, "
                 "string_agg(distinct reconciliation_status, ', ') as statuses "
-                "from marts.fct_meter_reconciliation where not is_unlinked_usage "
-                "group by lower(meter_name) order by sum(billed_tokens) desc",
+                "from marts.fct_meter_reconciliation "
+                "where not is_unlinked_usage and reconciliation_status != 'out_of_scope' "
+                "group by lower(meter_name), billing_currency "
+                "order by sum(billed_quantity) desc nulls last",
+            ),
+            "bill": _rows(
+                con,
+                "select billing_currency, sum(export_rows) as export_rows, "
+                "sum(export_billed_cost) as export_billed_cost, "
+                "sum(warehouse_billed_cost) as warehouse_billed_cost, "
+                "sum(azure_openai_in_scope_cost) as realtime_in_scope, "
+                "sum(azure_openai_out_of_scope_cost) as azure_openai_out_of_scope, "
+                "sum(azure_openai_unmapped_cost) as azure_openai_unmapped, "
+                "sum(other_service_cost) as other_services, sum(credit_cost) as credits, "
+                "sum(adjustment_cost) as adjustments, sum(purchase_cost) as purchases, "
+                "sum(tax_cost) as taxes, sum(other_charge_cost) as other_charges, "
+                "bool_and(is_balanced) as adds_up "
+                "from marts.fct_export_run_totals group by billing_currency order by 1",
+            ),
+            "out_of_scope": _rows(
+                con,
+                "select meter_name, model, pricing_unit, sum(billed_quantity) as billed_quantity, "
+                "sum(billed_cost) as billed_cost, billing_currency, count(*) as days "
+                "from marts.fct_meter_reconciliation where reconciliation_status = 'out_of_scope' "
+                "group by meter_name, model, pricing_unit, billing_currency "
+                "order by sum(billed_cost) desc nulls last",
             ),
             "hypotheses": _rows(
                 con,
@@ -149,8 +176,9 @@ def collect(warehouse: Path) -> dict[str, Any]:
             ),
             "unmapped": _rows(
                 con,
-                "select meter_name, reconciliation_status, sum(billed_tokens) as billed_tokens, "
-                "sum(api_tokens) as api_tokens, count(*) as days "
+                "select meter_name, reconciliation_status, pricing_unit, "
+                "sum(billed_quantity) as billed_quantity, sum(api_quantity) as api_quantity, "
+                "count(*) as days "
                 "from marts.fct_meter_reconciliation "
                 "where reconciliation_status in ('unmapped_meter', 'unlinked_usage') group by all "
                 "order by 1",
@@ -167,16 +195,26 @@ def collect(warehouse: Path) -> dict[str, Any]:
 def summary_text(data: dict[str, Any]) -> str:
     """The terminal summary: one line per meter over the whole period."""
     lines = [
-        f"{'meter':40} {'api':>10} {'api+cached':>11} {'billed':>10} {'ratio':>6} "
-        f"{'expected':>12} {'billed $':>12}  status"
+        f"{'meter':40} {'unit':>6} {'api':>10} {'api+cached':>11} {'billed':>10} {'ratio':>6} "
+        f"{'expected':>12} {'billed':>12} cur  status"
     ]
     for row in data["summary"]:
         lines.append(
-            f"{row['meter_name'][:40]:40} {float(row['api_tokens'] or 0):>10,.0f} "
-            f"{float(row['api_incl_cached'] or 0):>11,.0f} {float(row['billed_tokens'] or 0):>10,.0f} "
+            f"{row['meter_name'][:40]:40} {row['unit'] or '':>6} "
+            f"{float(row['api_quantity'] or 0):>10,.0f} "
+            f"{float(row['api_incl_cached'] or 0):>11,.0f} "
+            f"{float(row['billed_quantity'] or 0):>10,.0f} "
             f"{'' if row['ratio'] is None else row['ratio']:>6} "
-            f"{float(row['expected_cost'] or 0):>12.6f} {float(row['billed_cost'] or 0):>12.6f}  "
-            f"{row['statuses']}"
+            f"{float(row['expected_cost'] or 0):>12.6f} {float(row['billed_cost'] or 0):>12.6f} "
+            f"{row['currency'] or '':3}  {row['statuses']}"
+        )
+    for row in data["bill"]:
+        lines.append(
+            f"the whole bill in {row['billing_currency']}: {row['export_rows']} rows, "
+            f"{_fmt(row['export_billed_cost'])} billed; realtime {_fmt(row['realtime_in_scope'])}, "
+            f"other Azure OpenAI {_fmt(row['azure_openai_out_of_scope'])}, "
+            f"other services {_fmt(row['other_services'])}, credits {_fmt(row['credits'])}"
+            + ("" if row["adds_up"] else "  - DOES NOT ADD UP (see marts.fct_export_run_totals)")
         )
     return "\n".join(lines)
 
@@ -185,13 +223,15 @@ def render(data: dict[str, Any]) -> str:
     by_meter: dict[str, dict[str, list[tuple[str, float]]]] = defaultdict(lambda: defaultdict(list))
     ratios: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for row in data["reconciliation"]:
-        if row["reconciliation_status"] in ("unmapped_meter", "unlinked_usage"):
+        if row["reconciliation_status"] in ("unmapped_meter", "unlinked_usage", "out_of_scope"):
             continue
         day = str(row["usage_date"])
-        name = f"{row['meter_name']} ({row['resource_name']})"
-        by_meter[name]["billed"].append((day, float(row["billed_tokens"])))
-        by_meter[name]["API incl. cached"].append((day, float(row["api_tokens_including_cached"])))
-        by_meter[name]["API documented"].append((day, float(row["api_tokens"])))
+        name = f"{row['meter_name']} ({row['resource_name']}, {row['pricing_unit']})"
+        by_meter[name]["billed"].append((day, float(row["billed_quantity"])))
+        by_meter[name]["API incl. cached"].append(
+            (day, float(row["api_quantity_including_cached"]))
+        )
+        by_meter[name]["API documented"].append((day, float(row["api_quantity"])))
         if row["billed_to_api_ratio"] is not None:
             ratios[name].append((day, float(row["billed_to_api_ratio"])))
     token_charts = "".join(
@@ -203,7 +243,7 @@ def render(data: dict[str, Any]) -> str:
         "expected vs billed cost per meter",
         [
             (
-                row["meter_name"],
+                f"{row['meter_name']} ({row['currency']})",
                 {
                     "expected (API x price)": float(row["expected_cost"] or 0),
                     "billed": float(row["billed_cost"] or 0),
@@ -226,14 +266,37 @@ def render(data: dict[str, Any]) -> str:
                 data["summary"],
                 [
                     "meter_name",
-                    "api_tokens",
+                    "unit",
+                    "api_quantity",
                     "api_incl_cached",
-                    "billed_tokens",
+                    "billed_quantity",
                     "ratio",
                     "expected_cost",
                     "billed_cost",
                     "currency",
                     "statuses",
+                ],
+            ),
+        ),
+        (
+            "The whole bill, per billing currency (marts.fct_export_run_totals)",
+            table(
+                data["bill"],
+                [
+                    "billing_currency",
+                    "export_rows",
+                    "export_billed_cost",
+                    "warehouse_billed_cost",
+                    "realtime_in_scope",
+                    "azure_openai_out_of_scope",
+                    "azure_openai_unmapped",
+                    "other_services",
+                    "credits",
+                    "adjustments",
+                    "purchases",
+                    "taxes",
+                    "other_charges",
+                    "adds_up",
                 ],
             ),
         ),
@@ -258,7 +321,29 @@ def render(data: dict[str, Any]) -> str:
             "Unmapped meters and unlinked usage",
             table(
                 data["unmapped"],
-                ["meter_name", "reconciliation_status", "billed_tokens", "api_tokens", "days"],
+                [
+                    "meter_name",
+                    "reconciliation_status",
+                    "pricing_unit",
+                    "billed_quantity",
+                    "api_quantity",
+                    "days",
+                ],
+            ),
+        ),
+        (
+            "Azure OpenAI meters Realtime logs cannot explain (out of scope)",
+            table(
+                data["out_of_scope"],
+                [
+                    "meter_name",
+                    "model",
+                    "pricing_unit",
+                    "billed_quantity",
+                    "billed_cost",
+                    "billing_currency",
+                    "days",
+                ],
             ),
         ),
         (
@@ -293,7 +378,7 @@ figure {{ margin: 0; }} figcaption {{ font-size: 12px; color: #555; }}
 .axis {{ stroke: #999; }} .label {{ font-size: 11px; fill: #444; }} .empty {{ color: #777; }}
 </style></head>
 <body><h1>tokenrecon - Realtime API usage vs the Azure bill</h1>
-<p>Generated {generated}. API tokens follow the documented semantics (an uncached input meter bills input minus cached); billed tokens are PricingQuantity x block size of the current export runs.</p>
+<p>Generated {generated}. API usage follows the documented semantics (an uncached input meter bills input minus cached); billed quantities are PricingQuantity x block size of the current export runs, in each meter's own unit; money is shown per billing currency, never added across currencies.</p>
 {body}
 <script>
 document.addEventListener("DOMContentLoaded", function () {{

@@ -5,11 +5,12 @@ pandas DataFrames (Great Expectations 1.x cannot validate DuckDB tables through 
 
 Suites (failures of the first four fail the run; the last one only warns):
   meter_catalogue    one entry per meter; attributes in their allowed sets; block size
-                     consistent with the unit
-  billed_meters      every billed Azure OpenAI meter maps to exactly one catalogue entry
-  billed_prices      the export's ListUnitPrice agrees with the catalogue price of the meter
-                     (which fixes model and deployment type) within a tolerance
-  reconciliation     tokens and costs are not negative; statuses are known
+                     consistent with the pricing unit
+  billed_meters      every meter the bills use as Azure OpenAI is classified (by the catalogue
+                     or the parser): an unclassified one fails, named
+  billed_prices      the export's ListUnitPrice lies within the catalogue's regional prices of
+                     the meter (which fix model and deployment type), within a tolerance
+  reconciliation     quantities and costs are not negative; statuses are known
   ratio_warnings     billed/API ratios outside configurable bounds (warnings)
 """
 
@@ -34,9 +35,12 @@ ALLOWED = {
     "modality": list(meters.MODALITIES),
     "direction": list(meters.DIRECTIONS),
     "deployment_type": list(meters.DEPLOYMENT_TYPES),
-    "unit": list(meters.UNITS),
+    "service_tier": list(meters.SERVICE_TIERS),
+    "workload": list(meters.WORKLOADS),
+    "pricing_unit": list(meters.PRICING_UNITS),
+    "scope": list(meters.SCOPES),
 }
-UNIT_BLOCKS = [f"{unit}:{block}" for unit, block in meters.UNITS.items()]
+UNIT_BLOCKS = [f"{unit}:{block}" for unit, blocks in meters.UNIT_BLOCKS.items() for block in blocks]
 
 
 @dataclass
@@ -68,35 +72,44 @@ def _frames(warehouse: Path) -> dict[str, Any]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return {
             "meter_catalogue": con.sql(
-                "select meter_key, meter_name, modality, direction, deployment_type, unit, "
-                "block_size, unit || ':' || block_size as unit_block "
+                f"select meter_key, meter_name, {', '.join(ALLOWED)}, "
+                "block_size, pricing_unit || ':' || block_size as unit_block "
                 "from seeds.azure_openai_meters"
             ).df(),
             "billed_meters": con.sql(
-                "select distinct lower(meter_name) as meter_key, meter_name "
-                "from marts.fct_billed_usage"
+                "select meter_key, meter_source from marts.dim_meters where is_billed"
             ).df(),
+            # a regional price may differ from the most common one: the export's price is
+            # compared with the catalogue's range (min..max over regions) of the same meter
             "billed_prices": con.sql(
                 """select billed.meter_name, billed.charge_date, billed.list_unit_price,
-                    catalogue.unit_price_usd,
-                    cast(billed.list_unit_price / catalogue.unit_price_usd as double) as price_ratio
+                    catalogue.unit_price_min_usd, catalogue.unit_price_max_usd,
+                    cast(case
+                        when billed.list_unit_price < catalogue.unit_price_min_usd
+                            then billed.list_unit_price / catalogue.unit_price_min_usd
+                        when billed.list_unit_price > catalogue.unit_price_max_usd
+                            then billed.list_unit_price / catalogue.unit_price_max_usd
+                        else 1
+                    end as double) as price_ratio
                 from marts.fct_billed_usage as billed
                 inner join seeds.azure_openai_meters as catalogue
                     on lower(billed.meter_name) = catalogue.meter_key
                 where billed.billing_currency = 'USD' and billed.list_unit_price > 0
-                    and catalogue.unit_price_usd > 0"""
+                    and catalogue.unit_price_min_usd > 0"""
             ).df(),
             "reconciliation": con.sql(
-                "select meter_name, usage_date, cast(api_tokens as double) as api_tokens, "
-                "cast(billed_tokens as double) as billed_tokens, "
+                "select meter_name, usage_date, cast(api_quantity as double) as api_quantity, "
+                "cast(billed_quantity as double) as billed_quantity, "
                 "cast(billed_cost as double) as billed_cost, "
                 "cast(api_cost_estimate as double) as api_cost_estimate, "
                 "cast(billed_to_api_ratio as double) as billed_to_api_ratio, reconciliation_status "
                 "from marts.fct_meter_reconciliation"
             ).df(),
-            "catalogue_keys": [
+            "classified_keys": [
                 row[0]
-                for row in con.sql("select meter_key from seeds.azure_openai_meters").fetchall()
+                for row in con.sql(
+                    "select meter_key from marts.dim_meters where meter_source != 'unclassified'"
+                ).fetchall()
             ],
         }
 
@@ -117,7 +130,7 @@ def _suites(gx, frames: dict[str, Any], price_tolerance: float, ratio_bounds: tu
             "error",
             [
                 E.ExpectColumnValuesToBeInSet(
-                    column="meter_key", value_set=frames["catalogue_keys"]
+                    column="meter_key", value_set=frames["classified_keys"]
                 ),
             ],
         ),
@@ -136,7 +149,7 @@ def _suites(gx, frames: dict[str, Any], price_tolerance: float, ratio_bounds: tu
             [
                 *[
                     E.ExpectColumnValuesToBeBetween(column=c, min_value=0)
-                    for c in ("api_tokens", "billed_tokens", "billed_cost", "api_cost_estimate")
+                    for c in ("api_quantity", "billed_quantity", "billed_cost", "api_cost_estimate")
                 ],
                 E.ExpectColumnValuesToBeInSet(
                     column="reconciliation_status",
@@ -146,6 +159,7 @@ def _suites(gx, frames: dict[str, Any], price_tolerance: float, ratio_bounds: tu
                         "under_billed",
                         "billed_without_usage",
                         "usage_without_billing",
+                        "out_of_scope",
                         "unmapped_meter",
                         "unlinked_usage",
                     ],

@@ -53,6 +53,16 @@ WORKLOADS = (
 )
 PRICING_UNITS = ("tokens", "characters", "images", "seconds", "hours", "requests", "other")
 SCOPES = ("realtime", "transcription_speech", "other_azure_openai")
+# The block sizes each pricing unit is sold in (a catalogue entry outside these is suspect).
+UNIT_BLOCKS = {
+    "tokens": (1_000, 1_000_000),
+    "characters": (1_000_000,),
+    "images": (1, 100),
+    "seconds": (1,),
+    "hours": (1,),
+    "requests": (1, 1_000),
+    "other": (1,),
+}
 
 
 class MeterError(ValueError):
@@ -182,9 +192,10 @@ _PHRASES: list[tuple[str, str, str | None]] = [
     (r"^computer use\b", "computer-use-preview", None),
 ]
 # Words that start a model name: a family read from the name must begin with one of these.
+# OpenAI's models only: other Foundry Models (Llama, Phi, DeepSeek...) are not Azure OpenAI.
 _MODEL_STEMS = re.compile(
     r"^(gpt|o\d|codex|davinci|babbage|ada|curie|text-embedding|dall-e|sora|whisper|tts|"
-    r"computer-use|model-router|phi|mistral|llama|deepseek|grok)"
+    r"computer-use|model-router)"
 )
 _REALTIME_WORDS = {"rt", "realtime", "realtimeprvw", "rtime"}
 _SPEECH_WORDS = {"trscb", "tcrb", "transcribe", "tts", "whisper", "translate"}
@@ -436,6 +447,8 @@ def parse_meter(
     elif workload == "fine_tuning_training":
         direction = "none"
         modality = modality or "text"
+    if not modality and speech is not None:
+        raise MeterError(f"no modality (aud/txt/img) in {name!r}")
     if not modality:
         modality = "text" if pricing_unit == "tokens" else "other"
     if not direction:

@@ -1,11 +1,18 @@
 {#
-    Azure OpenAI / Foundry Models usage rows of the current export runs (by meter category and
-    subcategory: vars openai_meter_categories / openai_meter_subcategories), one row per bill row,
-    with tokens derived and the quantity checks of DOMAIN section 3:
-    - PricingQuantity is in blocks (tokens / block size) when ListUnitPrice x PricingQuantity =
-      ListCost holds; tokens = PricingQuantity x block size;
-    - whether ConsumedQuantity is in tokens or in blocks is unconfirmed, so each row says which
-      one it matches (or neither).
+    Every bill row of the current export runs, classified - nothing is filtered out here, so the
+    bill always adds up (fct_billed_costs, fct_export_run_totals):
+    - service: Azure OpenAI / Foundry by facts about the row - its meter category or service name
+      (vars ai_service_categories / ai_service_names) or its resource type
+      (microsoft.cognitiveservices/accounts) - and, within that, Azure OpenAI when the meter
+      subcategory says so or the meter is one the catalogue or the parser knows;
+    - cost_class: usage of Azure OpenAI meters the Realtime logs explain (azure_openai_in_scope),
+      other Azure OpenAI meters (azure_openai_out_of_scope), Azure OpenAI meters nobody can
+      classify (azure_openai_unmapped), usage of other services (other_service), and
+      credit / adjustment / purchase / tax / other_charge as what they are.
+    Quantities: PricingQuantity is in blocks when ListUnitPrice x PricingQuantity = ListCost
+    holds, so billed_quantity = PricingQuantity x block size, in the meter's own unit
+    (pricing_unit); billed_tokens only for token meters, billed_hours only for hourly ones.
+    Whether ConsumedQuantity is in tokens or blocks is unconfirmed: each row says which it matches.
 #}
 with
 
@@ -18,14 +25,17 @@ costs as (
         charge_category,
         charge_class,
         billing_currency,
+        service_name,
         resource_id,
         resource_name,
+        resource_type,
+        x_resource_type,
         region_id,
         sku_meter,
         x_sku_meter_id,
         x_sku_meter_category,
         x_sku_meter_subcategory,
-        pricing_unit,
+        pricing_unit as export_pricing_unit,
         x_pricing_unit_description,
         x_pricing_block_size,
         pricing_quantity,
@@ -41,71 +51,144 @@ costs as (
 
 ),
 
-openai_usage as (
+meters as (
 
-    select costs.*
-    from costs
-    where
-        lower(costs.x_sku_meter_category) in (
-            {%- for category in var('openai_meter_categories') %}
-                '{{ category | lower }}'{{ "," if not loop.last }}
-            {%- endfor %}
-        )
-        and lower(costs.x_sku_meter_subcategory) in (
-            {%- for subcategory in var('openai_meter_subcategories') %}
-                '{{ subcategory | lower }}'{{ "," if not loop.last }}
-            {%- endfor %}
-        )
-        and costs.charge_category = 'Usage'
+    select
+        meter_key,
+        meter_source,
+        family,
+        scope,
+        pricing_unit,
+        block_size,
+        is_reconciled
+
+    from {{ ref('int_meters_resolved') }}
 
 ),
 
-sized as (
+with_meters as (
 
     select
-        openai_usage.*,
-        cast(openai_usage.charge_period_start_at as date) as charge_date,
+        costs.*,
+        meters.meter_key,
+        meters.meter_source,
+        meters.family,
+        meters.scope as meter_scope,
+        meters.is_reconciled,
+        meters.pricing_unit as meter_pricing_unit,
+        meters.block_size as meter_block_size,
+        cast(costs.charge_period_start_at as date) as charge_date,
         lower(coalesce(
-            openai_usage.resource_name, regexp_extract(openai_usage.resource_id, '[^/]+$')
+            costs.resource_name, regexp_extract(costs.resource_id, '[^/]+$')
         )) as normalised_resource_name,
+        (
+            lower(trim(costs.x_sku_meter_category)) in (
+                {%- for category in var('ai_service_categories') %}
+                    '{{ category | lower }}'{{ "," if not loop.last }}
+                {%- endfor %}
+            )
+            or lower(trim(costs.service_name)) in (
+                {%- for service in var('ai_service_names') %}
+                    '{{ service | lower }}'{{ "," if not loop.last }}
+                {%- endfor %}
+            )
+            or lower(coalesce(costs.x_resource_type, '')) = 'microsoft.cognitiveservices/accounts'
+            or lower(coalesce(costs.resource_id, '')) like '%/providers/microsoft.cognitiveservices/accounts/%'
+        ) as is_ai_service
+
+    from costs
+    left join meters
+        on lower(trim(costs.sku_meter)) = meters.meter_key
+
+),
+
+scoped as (
+
+    select
+        with_meters.*,
+        with_meters.is_ai_service and (
+            lower(coalesce(with_meters.x_sku_meter_subcategory, '')) like '%openai%'
+            or with_meters.meter_source in ('catalogue', 'parsed')
+        ) as is_azure_openai
+
+    from with_meters
+
+),
+
+classified as (
+
+    select
+        scoped.*,
+        case
+            when scoped.charge_category = 'Usage' then
+                case
+                    when not scoped.is_azure_openai then 'other_service'
+                    when coalesce(scoped.meter_source, 'unclassified') = 'unclassified'
+                        then 'azure_openai_unmapped'
+                    when scoped.is_reconciled then 'azure_openai_in_scope'
+                    else 'azure_openai_out_of_scope'
+                end
+            when scoped.charge_category in ('Credit', 'Adjustment', 'Purchase', 'Tax')
+                then lower(scoped.charge_category)
+            else 'other_charge'
+        end as cost_class,
         cast(coalesce(
-            openai_usage.x_pricing_block_size,
-            case upper(trim(openai_usage.x_pricing_unit_description))
+            scoped.x_pricing_block_size,
+            case upper(trim(scoped.x_pricing_unit_description))
                 when '1K' then 1000
+                when '10K' then 10000
+                when '100' then 100
                 when '1M' then 1000000
             end,
+            scoped.meter_block_size,
             1
         ) as bigint) as block_size,
-        lower(openai_usage.sku_meter) like '%tokens'
-        or lower(openai_usage.pricing_unit) like '%tokens%' as is_token_meter,
-        lower(openai_usage.sku_meter) like '% unit'
-        or lower(openai_usage.pricing_unit) like '%hour%'
-        or lower(openai_usage.x_pricing_unit_description) like '%hour%' as is_hourly_meter
+        coalesce(
+            scoped.meter_pricing_unit,
+            case
+                when lower(scoped.sku_meter) like '%tokens'
+                    or lower(scoped.export_pricing_unit) like '%tokens%' then 'tokens'
+                when lower(scoped.sku_meter) like '% unit'
+                    or lower(scoped.export_pricing_unit) like '%hour%' then 'hours'
+                else 'other'
+            end
+        ) as pricing_unit
 
-    from openai_usage
+    from scoped
 
 ),
 
 checked as (
 
     select
-        sized.*,
-        case when sized.is_token_meter then sized.pricing_quantity * sized.block_size end as billed_tokens,
-        case when sized.is_hourly_meter then sized.pricing_quantity * sized.block_size end as billed_hours,
+        classified.*,
+        classified.pricing_quantity * classified.block_size as billed_quantity,
         case
-            when sized.list_unit_price is null or sized.list_unit_price = 0 or sized.list_cost is null then null
-            else abs(sized.list_unit_price * sized.pricing_quantity - sized.list_cost)
-                <= {{ var('price_identity_tolerance') }}
+            when classified.pricing_unit = 'tokens'
+                then classified.pricing_quantity * classified.block_size
+        end as billed_tokens,
+        case
+            when classified.pricing_unit = 'hours'
+                then classified.pricing_quantity * classified.block_size
+        end as billed_hours,
+        case
+            when classified.list_unit_price is null or classified.list_unit_price = 0 or classified.list_cost is null then null
+            -- at 12 decimals (18 + 18 would leave DECIMAL(38) two integer digits)
+            else abs(
+                cast(classified.list_unit_price as decimal(38, 12))
+                * cast(classified.pricing_quantity as decimal(38, 12))
+                - classified.list_cost
+            ) <= {{ var('price_identity_tolerance') }}
         end as is_price_identity_ok,
         case
-            when sized.consumed_quantity is null then 'missing'
-            when sized.pricing_quantity = 0 and sized.consumed_quantity = 0 then 'zero'
-            when sized.consumed_quantity = sized.pricing_quantity * sized.block_size then 'tokens'
-            when sized.consumed_quantity = sized.pricing_quantity then 'blocks'
+            when classified.consumed_quantity is null then 'missing'
+            when classified.pricing_quantity = 0 and classified.consumed_quantity = 0 then 'zero'
+            when classified.consumed_quantity = classified.pricing_quantity * classified.block_size then 'tokens'
+            when classified.consumed_quantity = classified.pricing_quantity then 'blocks'
             else 'neither'
         end as consumed_quantity_basis
 
-    from sized
+    from classified
 
 )
 

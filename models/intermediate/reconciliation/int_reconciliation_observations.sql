@@ -8,7 +8,9 @@ with
 reconciled as (
 
     select * from {{ ref('fct_meter_reconciliation') }}
-    where unit in ('1K', '1M') and reconciliation_status not in ('unmapped_meter', 'unlinked_usage')
+    where
+        pricing_unit = 'tokens'
+        and reconciliation_status not in ('unmapped_meter', 'unlinked_usage', 'out_of_scope')
 
 ),
 

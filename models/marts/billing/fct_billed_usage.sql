@@ -2,7 +2,8 @@ with
 
 rows_checked as (
 
-    select * from {{ ref('int_openai_costs_checked') }}
+    select * from {{ ref('int_bill_rows_classified') }}
+    where is_azure_openai and charge_category = 'Usage'
 
 ),
 
@@ -18,12 +19,16 @@ aggregated as (
         min(rows_checked.x_sku_meter_id) as meter_id,
         min(rows_checked.x_sku_meter_category) as meter_category,
         min(rows_checked.x_sku_meter_subcategory) as meter_subcategory,
+        min(rows_checked.cost_class) as cost_class,
+        min(rows_checked.meter_source) as meter_source,
+        min(rows_checked.family) as family,
+        min(rows_checked.meter_scope) as meter_scope,
         min(rows_checked.x_pricing_unit_description) as pricing_unit_description,
         min(rows_checked.block_size) as pricing_block_size,
-        bool_or(rows_checked.is_token_meter) as is_token_meter,
-        bool_or(rows_checked.is_hourly_meter) as is_hourly_meter,
+        min(rows_checked.pricing_unit) as pricing_unit,
         sum(rows_checked.pricing_quantity) as pricing_quantity,
         sum(rows_checked.consumed_quantity) as consumed_quantity,
+        sum(rows_checked.billed_quantity) as billed_quantity,
         sum(rows_checked.billed_tokens) as billed_tokens,
         sum(rows_checked.billed_hours) as billed_hours,
         max(rows_checked.list_unit_price) as list_unit_price,

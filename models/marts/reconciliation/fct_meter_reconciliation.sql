@@ -18,8 +18,8 @@ billed as (
         case
             when count(distinct billing_currency) = 1 then min(billing_currency) else 'multiple'
         end as billing_currency,
-        sum(billed_tokens) as billed_tokens,
-        sum(billed_hours) as billed_hours,
+        sum(billed_quantity) as billed_quantity,
+        min(pricing_unit) as billed_pricing_unit,
         case when count(distinct billing_currency) = 1 then max(list_unit_price) end as list_unit_price,
         min(pricing_block_size) as pricing_block_size,
         case when count(distinct billing_currency) = 1 then sum(billed_cost) end as billed_cost
@@ -68,7 +68,8 @@ joined as (
         api_per_meter.api_tokens_including_cached,
         api_per_meter.responses,
         billed.billing_currency,
-        coalesce(billed.billed_tokens, billed.billed_hours) as billed_tokens,
+        billed.billed_quantity,
+        billed.billed_pricing_unit,
         billed.list_unit_price,
         billed.pricing_block_size,
         billed.billed_cost
@@ -93,7 +94,13 @@ described as (
         meters.direction,
         meters.is_cached,
         meters.deployment_type,
-        meters.unit,
+        coalesce(
+            meters.pricing_unit,
+            joined.billed_pricing_unit,
+            case when joined.meter_key like '%transcription_hours' then 'hours' else 'tokens' end
+        ) as pricing_unit,
+        meters.scope,
+        meters.is_reconciled,
         meters.usage_field,
         -- price per block: the export's where it has one, else the catalogue's (USD)
         coalesce(nullif(joined.list_unit_price, 0), meters.unit_price_usd) as unit_price,
@@ -105,8 +112,12 @@ described as (
         case when coalesce(joined.billing_currency, '') != 'multiple' then cast(
                     coalesce(joined.api_tokens, 0)
                     * cast(
-                        coalesce(nullif(joined.list_unit_price, 0), meters.unit_price_usd)
-                        * {{ per_block('coalesce(joined.pricing_block_size, meters.block_size)') }}
+                        cast(
+                            coalesce(nullif(joined.list_unit_price, 0), meters.unit_price_usd)
+                            as decimal(38, 18)
+                        )
+                        -- 1 / block size is exact at 6 decimals; 18 + 18 would overflow
+                        * cast({{ per_block('coalesce(joined.pricing_block_size, meters.block_size)') }} as decimal(38, 6))
                         as decimal(38, 18)
                     )
                     as decimal(38, 18)
@@ -130,15 +141,27 @@ final as (
         described.direction,
         described.is_cached,
         described.deployment_type,
-        described.unit,
+        described.pricing_unit,
+        described.scope as meter_scope,
         described.usage_field,
         described.meter_source,
-        coalesce(described.api_tokens, 0) as api_tokens,
-        coalesce(described.api_tokens_including_cached, 0) as api_tokens_including_cached,
-        coalesce(described.billed_tokens, 0) as billed_tokens,
-        coalesce(described.billed_tokens, 0) - coalesce(described.api_tokens, 0) as token_gap,
+        -- quantities in the meter's own unit (tokens, hours, characters, images...)
+        coalesce(described.api_tokens, 0) as api_quantity,
+        coalesce(described.api_tokens_including_cached, 0) as api_quantity_including_cached,
+        coalesce(described.billed_quantity, 0) as billed_quantity,
+        coalesce(described.billed_quantity, 0) - coalesce(described.api_tokens, 0) as quantity_gap,
+        -- the same, for token meters only
+        case when described.pricing_unit = 'tokens' then coalesce(described.api_tokens, 0) end as api_tokens,
+        case
+            when described.pricing_unit = 'tokens' then coalesce(described.api_tokens_including_cached, 0)
+        end as api_tokens_including_cached,
+        case when described.pricing_unit = 'tokens' then coalesce(described.billed_quantity, 0) end as billed_tokens,
+        case
+            when described.pricing_unit = 'tokens'
+                then coalesce(described.billed_quantity, 0) - coalesce(described.api_tokens, 0)
+        end as token_gap,
         round(
-            described.billed_tokens / nullif(described.api_tokens_including_cached, 0), 2
+            described.billed_quantity / nullif(described.api_tokens_including_cached, 0), 2
         ) as billed_to_api_ratio,
         described.api_cost_estimate,
         case when not coalesce(described.has_multiple_currencies, false)
@@ -151,21 +174,21 @@ final as (
         described.is_unlinked_usage,
         case
             when described.is_unlinked_usage then 'unlinked_usage'
-            -- a meter the catalogue does not know (even if the parser could read it) or that
-            -- bills nothing Realtime usage reports
-            when coalesce(described.meter_source, '') != 'catalogue'
-                or described.usage_field is null or described.usage_field = 'none'
-                then 'unmapped_meter'
-            when coalesce(described.billed_tokens, 0) > 0 and coalesce(described.api_tokens, 0) = 0
+            -- a meter nobody can classify: reported, and `ingest validate` fails naming it
+            when coalesce(described.meter_source, 'unclassified') = 'unclassified' then 'unmapped_meter'
+            -- an Azure OpenAI meter Realtime logs cannot explain (chat, embeddings, images,
+            -- provisioned throughput, fine-tuning, tools, text-to-speech): shown, not compared
+            when not described.is_reconciled then 'out_of_scope'
+            when coalesce(described.billed_quantity, 0) > 0 and coalesce(described.api_tokens, 0) = 0
                 then 'billed_without_usage'
-            when coalesce(described.api_tokens, 0) > 0 and coalesce(described.billed_tokens, 0) = 0
+            when coalesce(described.api_tokens, 0) > 0 and coalesce(described.billed_quantity, 0) = 0
                 then 'usage_without_billing'
-            when coalesce(described.billed_tokens, 0) = 0 and coalesce(described.api_tokens, 0) = 0
+            when coalesce(described.billed_quantity, 0) = 0 and coalesce(described.api_tokens, 0) = 0
                 then 'matched'
-            when abs(described.billed_tokens - described.api_tokens)
+            when abs(described.billed_quantity - described.api_tokens)
                 <= {{ var('reconciliation_tolerance') }} * described.api_tokens
                 then 'matched'
-            when described.billed_tokens > described.api_tokens then 'over_billed'
+            when described.billed_quantity > described.api_tokens then 'over_billed'
             else 'under_billed'
         end as reconciliation_status
 

@@ -19,8 +19,8 @@ reconciled as (
     select *
     from {{ ref('fct_meter_reconciliation') }}
     where
-        reconciliation_status not in ('unmapped_meter', 'unlinked_usage')
-        and unit in ('1K', '1M')
+        reconciliation_status not in ('unmapped_meter', 'unlinked_usage', 'out_of_scope')
+        and pricing_unit = 'tokens'
 
 ),
 

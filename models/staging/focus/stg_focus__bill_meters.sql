@@ -13,6 +13,7 @@ renamed as (
         source.meter_name,
         source.meter_category,
         source.meter_subcategory,
+        source.unit_of_measure,
         source.parse_error,
         source.family,
         source.model_version,
@@ -20,9 +21,13 @@ renamed as (
         source.direction,
         source.is_cached,
         source.deployment_type,
-        source.unit,
+        source.service_tier,
+        source.workload,
+        source.pricing_unit,
         source.block_size,
-        source.usage_field
+        source.usage_field,
+        source.scope,
+        source.note as parse_note
 
     from source
 
