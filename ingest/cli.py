@@ -520,7 +520,13 @@ def meters_command(
     except catalogue.CatalogueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    catalogue.write_rows(update.rows, path)
+    if update.priced == 0:
+        typer.echo("meters: warning: the sources hold no Azure OpenAI prices in USD", err=True)
+    try:
+        catalogue.write_rows(update.rows, path)
+    except OSError as exc:
+        typer.echo(f"error: {path}: cannot write: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(
         f"meters: {len(update.rows)} meters ({update.new} new, {update.overrides} by override) "
         f"-> {path}"

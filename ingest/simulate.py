@@ -39,8 +39,8 @@ from typing import Any
 
 import orjson
 
+from ingest.meter_catalogue import SEED
 from ingest.samples.reference_case import _focus_columns
-from ingest.sources.meters import build_seed
 
 AUDIO_TOKENS_PER_SECOND_IN = 10
 AUDIO_TOKENS_PER_SECOND_OUT = 20
@@ -97,7 +97,9 @@ FIELDS = (
 def _meters(account: Account) -> dict[str, dict[str, Any]]:
     """usage field -> catalogue meter of the account's model, version and deployment type."""
     found = {}
-    for row in build_seed():
+    with SEED.open(encoding="utf-8") as f:
+        catalogue = list(csv.DictReader(f))
+    for row in catalogue:
         if (
             row["family"] == account.family
             and row["model_version"] == account.version
@@ -352,7 +354,7 @@ def _bill_row(
         "x_SkuMeterSubcategory": "Azure OpenAI Media",
         "x_SkuMeterName": meter["meter_name"],
         "x_SkuMeterId": f"sim-{meter['meter_key'].replace(' ', '-')}",
-        "x_PricingUnitDescription": meter["unit"],
+        "x_PricingUnitDescription": meter["unit_of_measure"],
         "x_PricingBlockSize": str(meter["block_size"]),
         "x_PricingCurrency": "USD",
         "x_BillingExchangeRate": "1",
