@@ -332,7 +332,7 @@ def _bill_row(
         "ListCost": f"{cost:f}",
         "ListUnitPrice": f"{price:f}",
         "PricingQuantity": f"{blocks:f}",
-        "PricingUnit": f"{meter['unit']} Tokens",
+        "PricingUnit": f"{meter['unit_of_measure']} Tokens",
         "ConsumedQuantity": str(tokens),
         "ConsumedUnit": "Tokens",
         "BillingCurrency": "USD",

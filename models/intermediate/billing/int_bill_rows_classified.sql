@@ -120,14 +120,15 @@ classified as (
     select
         scoped.*,
         case
-            when scoped.charge_category = 'Usage' then
-                case
-                    when not scoped.is_azure_openai then 'other_service'
-                    when coalesce(scoped.meter_source, 'unclassified') = 'unclassified'
-                        then 'azure_openai_unmapped'
-                    when scoped.is_reconciled then 'azure_openai_in_scope'
-                    else 'azure_openai_out_of_scope'
-                end
+            when scoped.charge_category = 'Usage'
+                then
+                    case
+                        when not scoped.is_azure_openai then 'other_service'
+                        when coalesce(scoped.meter_source, 'unclassified') = 'unclassified'
+                            then 'azure_openai_unmapped'
+                        when scoped.is_reconciled then 'azure_openai_in_scope'
+                        else 'azure_openai_out_of_scope'
+                    end
             when scoped.charge_category in ('Credit', 'Adjustment', 'Purchase', 'Tax')
                 then lower(scoped.charge_category)
             else 'other_charge'
@@ -172,13 +173,15 @@ checked as (
                 then classified.pricing_quantity * classified.block_size
         end as billed_hours,
         case
-            when classified.list_unit_price is null or classified.list_unit_price = 0 or classified.list_cost is null then null
+            when
+                classified.list_unit_price is null or classified.list_unit_price = 0 or classified.list_cost is null
+                then null
             -- at 12 decimals (18 + 18 would leave DECIMAL(38) two integer digits)
             else abs(
-                cast(classified.list_unit_price as decimal(38, 12))
-                * cast(classified.pricing_quantity as decimal(38, 12))
-                - classified.list_cost
-            ) <= {{ var('price_identity_tolerance') }}
+                    cast(classified.list_unit_price as decimal(38, 12))
+                    * cast(classified.pricing_quantity as decimal(38, 12))
+                    - classified.list_cost
+                ) <= {{ var('price_identity_tolerance') }}
         end as is_price_identity_ok,
         case
             when classified.consumed_quantity is null then 'missing'

@@ -36,10 +36,10 @@ warehouse as (
         billing_currency,
         sum(bill_rows) as warehouse_rows,
         sum(billed_cost) as warehouse_billed_cost,
-        {%- for cost_class in cost_classes %}
+    {%- for cost_class in cost_classes %}
         coalesce(sum(billed_cost) filter (where cost_class = '{{ cost_class }}'), 0)
             as {{ cost_class }}_cost{{ "," if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
 
     from {{ ref('fct_billed_costs') }}
     group by run_key, billing_currency
@@ -58,9 +58,9 @@ joined as (
         coalesce(landed.billed_cost_landed, 0) as export_billed_cost,
         coalesce(warehouse.warehouse_rows, 0) as warehouse_rows,
         coalesce(warehouse.warehouse_billed_cost, 0) as warehouse_billed_cost,
-        {%- for cost_class in cost_classes %}
+    {%- for cost_class in cost_classes %}
         coalesce(warehouse.{{ cost_class }}_cost, 0) as {{ cost_class }}_cost{{ "," if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
 
     from runs
     left join landed

@@ -117,7 +117,10 @@ described as (
                             as decimal(38, 18)
                         )
                         -- 1 / block size is exact at 6 decimals; 18 + 18 would overflow
-                        * cast({{ per_block('coalesce(joined.pricing_block_size, meters.block_size)') }} as decimal(38, 6))
+                        * cast(
+                            {{ per_block('coalesce(joined.pricing_block_size, meters.block_size)') }}
+                            as decimal(38, 6)
+                        )
                         as decimal(38, 18)
                     )
                     as decimal(38, 18)
