@@ -31,9 +31,12 @@ def export_marts(warehouse: Path, folder: Path) -> list[tuple[str, int]]:
         for table in tables:
             final = folder / f"{table}.parquet"
             tmp = folder / f".{table}.parquet.tmp"
-            con.execute(f"copy marts.{table} to '{tmp}' (format parquet, compression zstd)")
+            # the path is the user's: quoted as a literal, never pasted; the table as an identifier
+            relation = 'marts."' + table.replace('"', '""') + '"'
+            target = "'" + str(tmp).replace("'", "''") + "'"
+            con.execute(f"copy {relation} to {target} (format parquet, compression zstd)")
             os.replace(tmp, final)
-            rows = con.sql(f"select count(*) from marts.{table}").fetchone()[0]
+            rows = con.sql(f"select count(*) from {relation}").fetchone()[0]
             written.append((table, rows))
     manifest = {
         "written_at": datetime.now(UTC).isoformat(),

@@ -9,14 +9,17 @@ the quarantine with their row and reason. The files of a run are read in paralle
 
 Every run is landed with its manifest facts and its completeness (a listed blob missing, row
 counts that disagree with the manifest, or quarantined rows make it incomplete). After landing,
-exactly one run is made current per (export scope, billing month): see focus.choose_current.
+the models make exactly one run current per (export scope, billing month): see
+models/intermediate/billing/int_export_runs_current.sql.
 
 Layout under the landing zone:
     focus_costs/run_key=<run>/part-<n>-<k>.parquet  rows of the run's n-th data file; a part
                                                     holds the columns its rows have values in
-    focus_runs/runs.parquet                         one row per run, with is_current (rewritten)
-    focus_meters/meters.parquet                     every meter name the landed bills use,
-                                                    parsed by ingest.sources.meters (rewritten)
+    focus_runs/run_key=<run>/run.parquet            the run's bookkeeping row, written last (its
+                                                    commit record); one file per run, so
+                                                    concurrent ingests never rewrite a shared file
+    focus_meters/run_key=<run>/meters.parquet       every meter name the run's bill uses,
+                                                    classified by ingest.sources.meters
     focus_run_totals/run_key=<run>/totals.parquet   rows and BilledCost the run landed per
                                                     billing currency (what the marts must hold)
 """
@@ -26,8 +29,11 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
+import re
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -56,6 +62,9 @@ RUNS = "focus_runs"
 METERS = "focus_meters"
 TOTALS = "focus_run_totals"
 COST_TYPE = pa.decimal128(38, 18)
+# What makes loose files (no manifest) of one account comparable: month-to-date downloads of
+# the same billing account and subscriptions supersede each other like the runs of an export.
+ACCOUNT_COLUMNS = ("BillingAccountId", "SubAccountId")
 DATA_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet")
 CSV_BLOCK_BYTES = 2 << 20  # CSV bytes the reader parses at once
 CSV_BLOCKS_PER_BATCH = 4  # blocks normalised together
@@ -87,8 +96,6 @@ RUN_SCHEMA = pa.schema(
         ("rows_quarantined", pa.int64()),
         ("status", pa.string()),
         ("problems", pa.string()),
-        ("is_current", pa.bool_()),
-        ("not_current_reason", pa.string()),
         ("landed_at", pa.timestamp("us", tz="UTC")),
     ]
 )
@@ -125,12 +132,15 @@ class RunPlan:
     source_hash: str
     manifest: fx.Manifest | None
     files: list[tuple[str, InputFile | None, fx.ManifestBlob | None]]
+    repeated: list[fx.ManifestBlob] = field(default_factory=list)  # listed again: read once
 
 
 @dataclass
 class RunResult:
     row: dict[str, Any]
     echo: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    unreadable: bool = False  # a data file was missing or could not be read
 
 
 def _read_all(file: InputFile) -> bytes:
@@ -160,6 +170,20 @@ def _blob_path_for(manifest_uri: str, blob_name: str) -> str:
     return scheme + str(folder / blob.name)
 
 
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def safe_run_key(run_id: str | None, fallback: str) -> str:
+    """A run key that is safe as a folder name: the manifest's runId when it is a plain name (a
+    GUID), else `run-<hash of it>` - a runId with `/`, `..` or other characters never becomes
+    a path."""
+    if not run_id:
+        return fallback
+    if _SAFE_KEY.fullmatch(run_id) and ".." not in run_id:
+        return run_id
+    return f"run-{xxhash.xxh3_128(run_id.encode()).hexdigest()}"
+
+
 def plan_runs(sources: list[str], account_url: str | None) -> list[RunPlan]:
     """Runs under the sources: one per manifest, one per data file no manifest names."""
     found = {f.uri: f for f in resolve(sources, _accepts, account_url)}
@@ -173,13 +197,17 @@ def plan_runs(sources: list[str], account_url: str | None) -> list[RunPlan]:
         except fx.ExportError as exc:
             raise SourceError(f"{manifest_file.uri}: {exc}") from None
         files = []
+        repeated = []
         for blob in manifest.blobs:
             uri = _blob_path_for(manifest_file.uri, blob.name)
+            if uri in named:  # listed twice: read once, and say so
+                repeated.append(blob)
+                continue
             named.add(uri)
             files.append((uri, found.get(uri) or _lookup(uri, account_url), blob))
         source_hash = xxhash.xxh3_128(content).hexdigest()
-        run_key = manifest.run_id or f"manifest-{source_hash}"
-        plans.append(RunPlan(run_key, manifest_file, source_hash, manifest, files))
+        run_key = safe_run_key(manifest.run_id, f"manifest-{source_hash}")
+        plans.append(RunPlan(run_key, manifest_file, source_hash, manifest, files, repeated))
     for uri, file in sorted(found.items()):
         if uri in named or not is_data_file(uri):
             continue
@@ -227,6 +255,7 @@ class FileRead:
     problem: str | None = None
     # landed rows and BilledCost per billing currency (None: rows without a currency)
     totals: dict[str | None, tuple[int, Decimal]] = field(default_factory=dict)
+    accounts: set[str] = field(default_factory=set)  # billing and sub account ids of the rows
 
 
 def add_totals(
@@ -341,6 +370,10 @@ def read_file(
         written[-1].parent.mkdir(parents=True, exist_ok=True)
         write_part(good, written[-1])
         add_totals(result.totals, good)
+        for column in ACCOUNT_COLUMNS:
+            if column in good.column_names:
+                values = pc.unique(pc.cast(good[column], pa.string())).drop_null()
+                result.accounts.update(values.to_pylist())
         if "BillingPeriodStart" in good.column_names:
             for month in pc.unique(pc.floor_temporal(good["BillingPeriodStart"], unit="month")):
                 if month.is_valid:
@@ -418,10 +451,36 @@ def _run_row(plan: RunPlan) -> dict[str, Any]:
         "rows_quarantined": 0,
         "status": None,
         "problems": None,
-        "is_current": False,
-        "not_current_reason": None,
         "landed_at": datetime.now(UTC),
     }
+
+
+SCRATCH = "_scratch"  # under the landing root, outside every dataset's glob
+
+
+def scratch_dir(zone: LandingZone) -> Path:
+    """A fresh folder for a run being landed, where no reader's `<dataset>/**/*.parquet` glob
+    looks (the run appears only when the folder is renamed into place). Folders that earlier
+    processes left behind - killed before they finished - are removed first."""
+    root = zone.root / SCRATCH
+    root.mkdir(parents=True, exist_ok=True)
+    for left in root.iterdir():
+        pid = left.name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    folder = root / f"{os.getpid()}-{uuid.uuid4().hex}"
+    folder.mkdir()
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
@@ -430,12 +489,11 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
     outside Python's lock); results are taken in the manifest's order."""
     row = _run_row(plan)
     problems: list[str] = []
-    staging = (
-        zone.dataset_dir(COSTS) / f".run_key={plan.run_key}.{datetime.now(UTC):%Y%m%d%H%M%S%f}.tmp"
-    )
-    staging.mkdir(parents=True, exist_ok=True)
+    staging = scratch_dir(zone)
     quarantined: list[dict[str, Any]] = []
     months: set[date] = set()
+    accounts: set[str] = set()
+    unreadable = False
     charge_end: datetime | None = None
     totals: dict[str | None, tuple[int, Decimal]] = {}
 
@@ -452,6 +510,7 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
         for (uri, file, blob), read in zip(plan.files, reads, strict=True):
             if file is None or read is None:
                 problems.append(f"{uri}: listed in the manifest but missing")
+                unreadable = True
                 continue
             row["files_read"] += 1
             row["rows_read"] += read.rows_read
@@ -462,10 +521,12 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
                     before = totals.get(currency, (0, Decimal(0)))
                     totals[currency] = (before[0] + rows, before[1] + billed)
             months |= read.billing_months
+            accounts |= read.accounts
             if read.max_charge_end and (charge_end is None or read.max_charge_end > charge_end):
                 charge_end = read.max_charge_end
             if read.problem:
                 problems.append(read.problem)
+                unreadable = True
             elif blob and blob.row_count is not None and blob.row_count != read.rows_read:
                 problems.append(
                     f"{uri}: manifest says {blob.row_count} rows, the file holds {read.rows_read}"
@@ -487,8 +548,13 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
                 )
             )
         m = plan.manifest
-        if m and m.row_count is not None and m.row_count != row["rows_read"] and not problems:
-            problems.append(f"manifest says {m.row_count} rows, the files hold {row['rows_read']}")
+        expected = m.row_count if m else None
+        if expected is not None:  # a blob listed twice is counted twice by the manifest
+            expected -= sum(b.row_count or 0 for b in plan.repeated)
+        if expected is not None and expected != row["rows_read"] and not problems:
+            problems.append(f"manifest says {expected} rows, the files hold {row['rows_read']}")
+        if m is None and accounts:
+            row["scope"] = "loose:" + ",".join(sorted(accounts)).lower()
         if quarantined:
             problems.append(f"{len(quarantined)} rows quarantined")
         row["rows_quarantined"] = len(quarantined)
@@ -521,58 +587,64 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
             ),
             totals_path(zone, plan.run_key),
         )
+        # into place in two renames: an earlier landing of the run moves out whole, the new one
+        # moves in whole (a crash between them leaves the run absent, and is_landed re-lands it)
         final = zone.dataset_dir(COSTS) / f"run_key={plan.run_key}"
         if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
+            os.replace(final, staging.with_name(staging.name + "-replaced"))
+        os.replace(staging, final)
+        save_run_meters(zone, plan.run_key, final)
     finally:
         pool.shutdown(cancel_futures=True)
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging.with_name(staging.name + "-replaced"), ignore_errors=True)
+    notes = [
+        f"{plan.source.uri}: {b.name} listed again in the manifest, read once"
+        for b in plan.repeated
+    ]
     echo = [
         f"{q['source_uri']}:row {q['record_number']}: {q['reason']}"
         for q in quarantined[:QUARANTINE_ECHO]
     ]
-    return RunResult(row, echo=echo)
+    return RunResult(row, echo=echo, notes=notes, unreadable=unreadable)
 
 
-def runs_path(zone: LandingZone) -> Path:
-    return zone.dataset_dir(RUNS) / "runs.parquet"
+def run_path(zone: LandingZone, run_key: str) -> Path:
+    return zone.dataset_dir(RUNS) / f"run_key={run_key}" / "run.parquet"
 
 
 def load_runs(zone: LandingZone) -> dict[str, dict[str, Any]]:
-    path = runs_path(zone)
-    if not path.exists():
-        return {}
-    return {r["run_key"]: r for r in pq.read_table(path).to_pylist()}
+    """Every landed run's bookkeeping row (one file per run: concurrent ingests never rewrite a
+    shared file). A zone written before runs had files of their own is split up first."""
+    _split_legacy_runs(zone)
+    runs: dict[str, dict[str, Any]] = {}
+    for path in sorted(zone.dataset_dir(RUNS).glob("run_key=*/run.parquet")):
+        for row in pq.read_table(path).to_pylist():
+            runs[row["run_key"]] = row
+    return runs
 
 
-def save_runs(zone: LandingZone, runs: dict[str, dict[str, Any]]) -> None:
-    """Decide the current run per (scope, billing month) and rewrite the runs table."""
-    facts = [
-        fx.RunFacts(
-            r["run_key"],
-            r["scope"],
-            r["billing_month"],
-            r["status"],
-            r["rows_landed"],
-            r["end_date"],
-            r["submitted_at"],
-        )
-        for r in runs.values()
-    ]
-    for key, (current, why) in fx.choose_current(facts).items():
-        runs[key]["is_current"] = current
-        runs[key]["not_current_reason"] = why if not current else None
-        if runs[key]["status"] == "incomplete":
-            runs[key]["not_current_reason"] = f"incomplete: {runs[key]['problems']}"
-    ordered = sorted(
-        runs.values(), key=lambda r: (r["scope"], str(r["billing_month"]), str(r["submitted_at"]))
-    )
-    write_table_atomically(pa.Table.from_pylist(ordered, schema=RUN_SCHEMA), runs_path(zone))
+def save_run(zone: LandingZone, row: dict[str, Any]) -> None:
+    """Write one run's bookkeeping row - the commit record of the run, written last. Which run
+    is current per export scope and billing month is decided by the models
+    (int_export_runs_current), from all of these."""
+    table = pa.Table.from_pylist([row], schema=RUN_SCHEMA)
+    write_table_atomically(table, run_path(zone, row["run_key"]))
+
+
+def _split_legacy_runs(zone: LandingZone) -> None:
+    legacy = zone.dataset_dir(RUNS) / "runs.parquet"
+    if legacy.exists():
+        for row in pq.read_table(legacy).to_pylist():
+            if not run_path(zone, row["run_key"]).exists():
+                save_run(zone, {k: row.get(k) for k in RUN_SCHEMA.names})
+        legacy.unlink()
+    (zone.dataset_dir(METERS) / "meters.parquet").unlink(missing_ok=True)
 
 
 METER_SCHEMA = pa.schema(
     [
+        ("run_key", pa.string()),
         ("meter_key", pa.string()),
         ("meter_name", pa.string()),
         ("meter_category", pa.string()),
@@ -596,24 +668,36 @@ METER_SCHEMA = pa.schema(
 )
 
 
-def save_meters(zone: LandingZone, con: duckdb.DuckDBPyConnection) -> int:
-    """Classify every meter name the landed bills use, with the parser that classifies the
+def save_run_meters(zone: LandingZone, run_key: str, run_folder: Path) -> int:
+    """Classify every meter name the run's bill uses, with the parser that classifies the
     catalogue (given the bill's meter subcategory as the product and its unit description), so
     a meter the catalogue does not know yet is still understood where the grammar allows, and
-    reported either way. Returns the number of meters."""
-    pattern = str(zone.dataset_dir(COSTS) / "**" / "*.parquet")
-    found = con.execute(
-        """select min(SkuMeter), min(x_SkuMeterCategory), min(x_SkuMeterSubcategory),
-            min(x_PricingUnitDescription)
-        from read_parquet($pattern, union_by_name = true)
-        where SkuMeter is not null
-        group by lower(trim(SkuMeter)) order by lower(trim(SkuMeter))""",  # one meter, any case
-        {"pattern": pattern},
-    ).fetchall()
+    reported either way. One file per run; the models take each meter once. Returns the number
+    of meters."""
+    names: dict[str, tuple[str, str | None, str | None, str | None]] = {}
+    columns = (
+        "SkuMeter",
+        "x_SkuMeterCategory",
+        "x_SkuMeterSubcategory",
+        "x_PricingUnitDescription",
+    )
+    for part in sorted(run_folder.glob("*.parquet")):
+        present = [c for c in columns if c in pq.read_schema(part).names]
+        if "SkuMeter" not in present:
+            continue
+        table = pq.read_table(part, columns=present)
+        values = {c: table[c].cast(pa.string()).to_pylist() for c in present}
+        for i, name in enumerate(values["SkuMeter"]):
+            if name and name.strip().lower() not in names:
+                names[name.strip().lower()] = (
+                    name,
+                    *(values[c][i] if c in values else None for c in columns[1:]),
+                )
     rows = []
-    for name, category, subcategory, unit in found:
+    for key, (name, category, subcategory, unit) in sorted(names.items()):
         row: dict[str, Any] = {
-            "meter_key": name.strip().lower(),
+            "run_key": run_key,
+            "meter_key": key,
             "meter_name": name,
             "meter_category": category,
             "meter_subcategory": subcategory,
@@ -626,7 +710,7 @@ def save_meters(zone: LandingZone, con: duckdb.DuckDBPyConnection) -> int:
         rows.append(row)
     write_table_atomically(
         pa.Table.from_pylist(rows, schema=METER_SCHEMA),
-        zone.dataset_dir(METERS) / "meters.parquet",
+        zone.dataset_dir(METERS) / f"run_key={run_key}" / "meters.parquet",
     )
     return len(rows)
 
@@ -643,6 +727,8 @@ def is_landed(previous: dict[str, Any] | None, plan: RunPlan, zone: LandingZone)
         and previous["source_hash"] == plan.source_hash
         and previous["status"] in ("complete", "empty")
         and totals_path(zone, plan.run_key).exists()
+        and (zone.dataset_dir(METERS) / f"run_key={plan.run_key}" / "meters.parquet").exists()
+        and (zone.dataset_dir(COSTS) / f"run_key={plan.run_key}").is_dir()
     )
 
 

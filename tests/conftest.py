@@ -83,7 +83,7 @@ class Workspace:
             f"create view costs as select * from read_parquet("
             f"'{self.landing}/focus_costs/**/*.parquet', union_by_name = true)"
         )
-        runs = self.landing / "focus_runs" / "runs.parquet"
+        runs = self.landing / "focus_runs" / "run_key=*" / "run.parquet"
         con.sql(f"create view runs as select * from read_parquet('{runs}')")
         con.sql(
             f"create view quarantine as select * from read_parquet("

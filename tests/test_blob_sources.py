@@ -141,10 +141,12 @@ def test_cost_exports_are_read_from_blob_storage(workspace: Workspace, container
     manifest["blobs"][0]["blobName"] = "costs/late/part_0_0001.csv.gz"
     container.upload_blob("costs/late/manifest.json", json.dumps(manifest).encode())
     third = workspace.ingest("focus", f"az://{container.container_name}/costs/")
+    assert third.exit_code == 1
     assert "incomplete run run-with-missing-blob" in third.stderr
     assert "costs/late/part_0_0001.csv.gz: listed in the manifest but missing" in third.stderr
-    current = workspace.landed_focus("select run_key from runs where is_current")
-    assert current == [{"run_key": RUNS["final"][0]}]
+    workspace.dbt("run", "--select", "+dim_export_runs", "--quiet")
+    current = workspace.query("select run_key from marts.dim_export_runs where is_current")
+    assert current == [(RUNS["final"][0],)]
 
 
 def test_the_simulator_writes_to_blob_storage(workspace: Workspace, container) -> None:

@@ -6,7 +6,7 @@ import csv
 import gzip
 import io
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,6 +33,13 @@ REFERENCE_TOKENS = [
 def runs(ws: Workspace) -> dict[str, dict]:
     rows = ws.landed_focus("select * from runs")
     return {r["run_key"]: r for r in rows}
+
+
+def current(ws: Workspace) -> dict[str, tuple[bool, str | None]]:
+    """run key -> (is current, why not), as the models decide it."""
+    ws.dbt("run", "--select", "+dim_export_runs", "--quiet")
+    rows = ws.query("select run_key, is_current, not_current_reason from marts.dim_export_runs")
+    return {key: (is_current, why) for key, is_current, why in rows}
 
 
 def csv_part(container: Path, run: str) -> Path:
@@ -64,11 +71,12 @@ def test_the_reference_export_lands_both_runs_and_the_final_one_is_current(
 
     assert result.exit_code == 0, result.stderr
     assert "2 runs (0 already landed, 2 complete" in result.stdout
-    assert "27 rows read, 27 landed, 0 quarantined; 1 current runs" in result.stdout
+    assert "27 rows read, 27 landed, 0 quarantined ->" in result.stdout
     landed = runs(workspace)
-    assert landed[FINAL]["is_current"] is True
-    assert landed[EARLY]["is_current"] is False
-    assert landed[EARLY]["not_current_reason"] == f"covers a shorter period than {FINAL}"
+    assert current(workspace) == {
+        FINAL: (True, None),
+        EARLY: (False, f"covers a shorter period than {FINAL}"),
+    }
     assert landed[FINAL]["scope"] == (
         "/subscriptions/00000000-0000-0000-0000-00000000c0de/providers/"
         "microsoft.costmanagement/exports/tokenrecon-focus"
@@ -105,7 +113,8 @@ def test_the_focus_sample_lands_as_a_loose_file(workspace: Workspace) -> None:
     assert result.exit_code == 0, result.stderr
     assert "1000 rows read, 1000 landed, 0 quarantined" in result.stdout
     [run] = runs(workspace).values()
-    assert run["is_loose_file"] is True and run["is_current"] is True
+    assert run["is_loose_file"] is True
+    assert current(workspace) == {run["run_key"]: (True, None)}
     [row] = workspace.landed_focus(
         "select count(*) as n, count(AvailabilityZone) as zones, count(Tags) as tags, "
         "count(*) filter (where x_ExtraColumns like '{\"Id\":%') as ids, "
@@ -134,15 +143,16 @@ def test_a_manifest_naming_a_missing_blob_makes_the_run_incomplete(
 
     result = workspace.ingest("focus", str(tmp_path / "c"))
 
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # it could not do its job: a file is missing
     assert f"incomplete run {FINAL}" in result.stderr
     assert "part_0_0001.csv.gz: listed in the manifest but missing" in result.stderr
+    assert "1 runs had a data file that is missing or could not be read" in result.stderr
     landed = runs(workspace)
     assert landed[FINAL]["status"] == "incomplete"
-    assert landed[FINAL]["is_current"] is False
-    assert landed[FINAL]["not_current_reason"].startswith("incomplete: ")
-    assert landed[EARLY]["is_current"] is True  # the earlier complete run stands
-    assert workspace.ingest("focus", str(tmp_path / "c"), "--fail-on-incomplete").exit_code == 1
+    decided = current(workspace)
+    assert decided[FINAL][0] is False
+    assert decided[FINAL][1].startswith("incomplete: ")
+    assert decided[EARLY] == (True, None)  # the earlier complete run stands
 
 
 def test_an_empty_run_is_recorded(workspace: Workspace, tmp_path: Path) -> None:
@@ -160,9 +170,9 @@ def test_an_empty_run_is_recorded(workspace: Workspace, tmp_path: Path) -> None:
     assert workspace.ingest("focus", str(tmp_path / "c")).exit_code == 0
     landed = runs(workspace)
     assert landed["empty-run"]["status"] == "empty"
-    assert landed["empty-run"]["is_current"] is False
-    assert landed["empty-run"]["not_current_reason"] == f"empty run; {FINAL} has rows"
-    assert landed[FINAL]["is_current"] is True
+    decided = current(workspace)
+    assert decided["empty-run"] == (False, f"empty run; {FINAL} has rows")
+    assert decided[FINAL] == (True, None)
 
 
 def test_an_unparseable_cost_is_quarantined_and_makes_the_run_incomplete(
@@ -190,7 +200,7 @@ def test_an_unparseable_cost_is_quarantined_and_makes_the_run_incomplete(
     landed = runs(workspace)
     assert landed[FINAL]["status"] == "incomplete"
     assert landed[FINAL]["problems"] == "2 rows quarantined"
-    assert landed[EARLY]["is_current"] is True
+    assert current(workspace)[EARLY] == (True, None)
 
 
 def test_row_counts_that_disagree_with_the_manifest_make_the_run_incomplete(
@@ -216,49 +226,6 @@ def test_manifest_blob_names_resolve_beside_the_manifest(tmp_path: Path) -> None
         _blob_path_for("az://c/costs/x/manifest.json", "costs/x/part.csv")
         == "az://c/costs/x/part.csv"
     )
-
-
-def at(day: int, hour: int = 0) -> datetime:
-    return datetime(2026, 3, day, hour, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("runs_", "current", "reasons"),
-    [
-        (  # daily month-to-date runs: the latest wins
-            [("a", "complete", 10, at(29), at(29, 5)), ("b", "complete", 12, at(30), at(30, 5))],
-            "b",
-            {"a": "covers a shorter period than b"},
-        ),
-        (  # the early-month re-run of the previous month replaces the month-end run
-            [("a", "complete", 10, at(31), at(31, 5)), ("b", "complete", 10, at(31), at(31, 23))],
-            "b",
-            {"a": "superseded by b, submitted later"},
-        ),
-        (  # a shorter custom run submitted later does not replace a fuller one
-            [("a", "complete", 10, at(31), at(31, 5)), ("b", "complete", 3, at(10), at(31, 23))],
-            "a",
-            {"b": "covers a shorter period than a"},
-        ),
-        (  # incomplete and empty runs never replace one with rows
-            [
-                ("a", "complete", 10, at(30), at(30, 5)),
-                ("b", "incomplete", 12, at(31), at(31, 5)),
-                ("c", "empty", 0, at(31), at(31, 6)),
-            ],
-            "a",
-            {"b": "incomplete", "c": "empty run; a has rows"},
-        ),
-    ],
-)
-def test_choose_current(runs_, current: str, reasons: dict) -> None:
-    facts = [
-        fx.RunFacts(key, "scope", date(2026, 3, 1), status, rows, end, submitted)
-        for key, status, rows, end, submitted in runs_
-    ]
-    decided = fx.choose_current(facts)
-    assert [k for k, (is_current, _) in decided.items() if is_current] == [current]
-    assert {k: why for k, (is_current, why) in decided.items() if not is_current} == reasons
 
 
 def test_snake_case_names() -> None:

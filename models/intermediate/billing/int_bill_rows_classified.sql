@@ -1,6 +1,7 @@
 {#
-    Every bill row of the current export runs, classified - nothing is filtered out here, so the
-    bill always adds up (fct_billed_costs, fct_export_run_totals):
+    Every bill row of the current export runs (int_export_runs_current), classified - nothing
+    else is filtered out here, so the bill always adds up (fct_billed_costs,
+    fct_export_run_totals):
     - service: Azure OpenAI / Foundry by facts about the row - its meter category or service name
       (vars ai_service_categories / ai_service_names) or its resource type
       (microsoft.cognitiveservices/accounts) - and, within that, Azure OpenAI when the meter
@@ -48,6 +49,10 @@ costs as (
         contracted_cost
 
     from {{ ref('stg_focus__costs') }}
+    where run_key in (
+        select current_runs.run_key from {{ ref('int_export_runs_current') }} as current_runs
+        where current_runs.is_current
+    )
 
 ),
 

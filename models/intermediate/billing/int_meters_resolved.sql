@@ -60,6 +60,8 @@ bill_meters as (
         parse_note
 
     from {{ ref('stg_focus__bill_meters') }}
+    -- each run classifies the meters its bill uses: take each meter once
+    qualify row_number() over (partition by meter_key order by parse_error is null desc, run_key) = 1
 
 ),
 

@@ -9,7 +9,10 @@ with
 
 responses as (
 
+    -- a response whose usage breaks an invariant is left out of the sums (counted in
+    -- fct_data_quality): its negative uncached counts would bill nothing real
     select * from {{ ref('fct_response_usage') }}
+    where not has_usage_violation
 
 ),
 

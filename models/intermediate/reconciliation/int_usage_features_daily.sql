@@ -11,6 +11,7 @@ responses as (
         resource_name,
         count(*) as responses
     from {{ ref('fct_response_usage') }}
+    where not has_usage_violation  -- left out of the sums, as in int_api_usage_by_meter
     group by all
 
 ),

@@ -2,7 +2,7 @@ with
 
 runs as (
 
-    select * from {{ ref('stg_focus__export_runs') }}
+    select * from {{ ref('int_export_runs_current') }}
 
 ),
 

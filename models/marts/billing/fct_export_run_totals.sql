@@ -18,7 +18,7 @@ runs as (
         billing_month,
         rows_quarantined
 
-    from {{ ref('stg_focus__export_runs') }}
+    from {{ ref('int_export_runs_current') }}
     where is_current
 
 ),

@@ -40,12 +40,39 @@ sessions as (
 
 ),
 
+fingerprinted as (
+
+    -- a response.done logged twice under different event ids still bills once; copies that
+    -- disagree on usage are flagged (below), never silently settled by picking one
+    select
+        response_done_events.*,
+        concat_ws(
+            ',',
+            response_done_events.total_tokens, response_done_events.input_tokens,
+            response_done_events.output_tokens, response_done_events.input_text_tokens,
+            response_done_events.input_audio_tokens, response_done_events.input_image_tokens,
+            response_done_events.cached_tokens, response_done_events.cached_text_tokens,
+            response_done_events.cached_audio_tokens, response_done_events.cached_image_tokens,
+            response_done_events.output_text_tokens, response_done_events.output_audio_tokens
+        ) as usage_fingerprint
+
+    from response_done_events
+
+),
+
 first_done_per_response as (
 
-    -- a response.done logged twice under different event ids still bills once
-    select *
-    from response_done_events
-    qualify row_number() over (partition by response_id order by received_at) = 1
+    select
+        fingerprinted.*,
+        count(*) over (partition by fingerprinted.response_id) as done_events,
+        min(fingerprinted.usage_fingerprint) over (partition by fingerprinted.response_id)
+        != max(fingerprinted.usage_fingerprint) over (partition by fingerprinted.response_id)
+            as has_disagreeing_copies
+
+    from fingerprinted
+    qualify row_number() over (
+        partition by fingerprinted.response_id order by fingerprinted.received_at
+    ) = 1
 
 ),
 
@@ -62,6 +89,8 @@ counted as (
         first_done_per_response.received_at as responded_at,
         cast(first_done_per_response.received_at as date) as usage_date,
         first_done_per_response.usage_type is not null as has_usage,
+        first_done_per_response.done_events,
+        first_done_per_response.has_disagreeing_copies,
         first_done_per_response.input_tokens as reported_input_tokens,
         first_done_per_response.output_tokens as reported_output_tokens,
         first_done_per_response.total_tokens as reported_total_tokens,
@@ -139,6 +168,10 @@ checked as (
                     then 'cached_tokens != sum of cached details'
             end,
             case
+                when totalled.has_disagreeing_copies
+                    then 'response.done logged ' || totalled.done_events || ' times with different usage'
+            end,
+            case
                 when totalled.cached_text_tokens > totalled.input_text_tokens
                     or totalled.cached_audio_tokens > totalled.input_audio_tokens
                     or totalled.cached_image_tokens > totalled.input_image_tokens
@@ -164,6 +197,7 @@ final as (
         checked.responded_at,
         checked.usage_date,
         checked.has_usage,
+        checked.done_events,
         checked.input_text_tokens,
         checked.input_audio_tokens,
         checked.input_image_tokens,

@@ -9,6 +9,7 @@ source as (
 renamed as (
 
     select
+        source.run_key,
         source.meter_key,
         source.meter_name,
         source.meter_category,

@@ -30,8 +30,6 @@ renamed as (
         source.rows_quarantined,
         source.status as run_status,
         source.problems as run_problems,
-        source.is_current,
-        source.not_current_reason,
         timezone('UTC', source.landed_at) as landed_at
 
     from source
