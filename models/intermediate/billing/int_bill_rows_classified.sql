@@ -50,9 +50,9 @@ costs as (
 
     from {{ ref('stg_focus__costs') }}
     where run_key in (
-        select current_runs.run_key from {{ ref('int_export_runs_current') }} as current_runs
-        where current_runs.is_current
-    )
+            select current_runs.run_key from {{ ref('int_export_runs_current') }} as current_runs
+            where current_runs.is_current
+        )
 
 ),
 

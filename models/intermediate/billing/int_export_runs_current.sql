@@ -84,4 +84,4 @@ final as (
 
 )
 
-select * from final
+select * from final  -- noqa: AM04

@@ -71,8 +71,8 @@ first_done_per_response as (
 
     from fingerprinted
     qualify row_number() over (
-        partition by fingerprinted.response_id order by fingerprinted.received_at
-    ) = 1
+            partition by fingerprinted.response_id order by fingerprinted.received_at
+        ) = 1
 
 ),
 
