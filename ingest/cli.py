@@ -19,7 +19,6 @@ import typer
 
 from ingest import azure_blob, config, events, focus
 from ingest.azure_blob import BlobConfigError
-from ingest.focus_columns import landed_schema
 from ingest.inputs import SourceError, resolve
 from ingest.landing import FINAL_STATUSES, LandingZone
 from ingest.sources.realtime_events import RecordError
@@ -67,17 +66,9 @@ def _root() -> None:
 
 def _zone(landing: Path | None) -> LandingZone:
     """The landing zone, with every dataset's schema file in place (dbt reads them all)."""
-    zone = LandingZone(landing or config.landing_root())
-    zone.ensure_datasets(
-        {
-            events.DATASET: events.EVENT_SCHEMA,
-            focus.COSTS: landed_schema(),
-            focus.RUNS: focus.RUN_SCHEMA,
-            focus.METERS: focus.METER_SCHEMA,
-            focus.TOTALS: focus.TOTALS_SCHEMA,
-        }
-    )
-    return zone
+    from ingest.zone import open_zone
+
+    return open_zone(landing)
 
 
 def _process_pool(workers: int) -> Executor:
@@ -162,13 +153,6 @@ def events_command(
     except RecordError as exc:
         raise typer.BadParameter(str(exc), param_hint="--received-at") from None
     zone = _zone(landing)
-    log = zone.load_log(events.DATASET)
-    done_keys = {row["load_key"] for row in log if row["status"] in FINAL_STATUSES}
-    landed: dict[str, str] = {}
-    for row in sorted(log, key=lambda r: r["finished_at"]):
-        if row["status"] == "landed":
-            landed[row["file_id"]] = row["options_json"]
-
     try:
         files = list(resolve(sources, events.accepts, account_url))
     except (SourceError, BlobConfigError) as exc:
@@ -176,40 +160,60 @@ def events_command(
         raise typer.Exit(2) from None
 
     workers = workers or os.cpu_count() or 1
-    pool = _process_pool(workers) if workers > 1 else None
-    bar = _progress_bar(sum(f.size for f in files), "events")
     totals = dict.fromkeys(("files", "skipped", "duplicates", "read", "landed", "quarantined"), 0)
     failed: list[str] = []
-    for file in files:
-        result = events.read_events(
-            file, options, zone, done_keys, landed, bar.update if bar else None, pool, workers
-        )
-        record = result.record
-        totals["files"] += 1
-        if result.skipped:
-            totals["skipped"] += 1
+    # the scratch folder first: it completes the commits of killed runs, whose load log rows
+    # must be read below
+    with zone.scratch(events.DATASET) as scratch:
+        log = zone.load_log(events.DATASET)
+        done_keys = {row["load_key"] for row in log if row["status"] in FINAL_STATUSES}
+        landed: dict[str, str] = {}
+        for row in sorted(log, key=lambda r: r["finished_at"]):
+            if row["status"] == "landed":
+                landed[row["file_id"]] = row["options_json"]
+        pool = _process_pool(workers) if workers > 1 else None
+        bar = _progress_bar(sum(f.size for f in files), "events")
+        try:
+            for file in files:
+                result = events.read_events(
+                    file,
+                    options,
+                    zone,
+                    done_keys,
+                    landed,
+                    bar.update if bar else None,
+                    pool,
+                    workers,
+                    scratch,
+                )
+                record = result.record
+                totals["files"] += 1
+                if result.skipped:
+                    totals["skipped"] += 1
+                    if bar:
+                        bar.update(file.size)
+                    continue
+                for line in result.quarantine_echo or []:
+                    typer.echo(f"quarantined {line}", err=True)
+                if record.rows_quarantined > len(result.quarantine_echo or []):
+                    typer.echo(
+                        f"quarantined {record.rows_quarantined} records of {file.uri} in all",
+                        err=True,
+                    )
+                if record.status == "failed":
+                    failed.append(record.message or file.uri)
+                    typer.echo(f"error: {record.message}", err=True)
+                    continue
+                done_keys.add(record.load_key)
+                totals["duplicates"] += record.status == "duplicate_content"
+                totals["read"] += record.records_read - record.rows_duplicate
+                totals["landed"] += record.rows_landed
+                totals["quarantined"] += record.rows_quarantined
+        finally:
             if bar:
-                bar.update(file.size)
-            continue
-        for line in result.quarantine_echo or []:
-            typer.echo(f"quarantined {line}", err=True)
-        if record.rows_quarantined > len(result.quarantine_echo or []):
-            typer.echo(
-                f"quarantined {record.rows_quarantined} records of {file.uri} in all", err=True
-            )
-        if record.status == "failed":
-            failed.append(record.message or file.uri)
-            typer.echo(f"error: {record.message}", err=True)
-            continue
-        done_keys.add(record.load_key)
-        totals["duplicates"] += record.status == "duplicate_content"
-        totals["read"] += record.records_read - record.rows_duplicate
-        totals["landed"] += record.rows_landed
-        totals["quarantined"] += record.rows_quarantined
-    if bar:
-        bar.close()
-    if pool:
-        pool.shutdown()
+                bar.close()
+            if pool:
+                pool.shutdown()
     typer.echo(
         f"events: {totals['files']} files ({totals['skipped']} already landed, "
         f"{totals['duplicates']} copies of landed content, {len(failed)} failed); "
@@ -257,31 +261,40 @@ def focus_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     runs = focus.load_runs(zone)
-    con = focus.connect()
     counts = dict.fromkeys(("skipped", "complete", "incomplete", "empty"), 0)
     rows = dict.fromkeys(("rows_read", "rows_landed", "rows_quarantined"), 0)
+    unreadable = 0
     for plan in plans:
         if focus.is_landed(runs.get(plan.run_key), plan, zone):
             counts["skipped"] += 1
             continue
         result = focus.land_run(plan, zone, workers or os.cpu_count() or 1)
+        focus.save_run(zone, result.row)
         runs[plan.run_key] = result.row
         counts[result.row["status"]] += 1
+        unreadable += result.unreadable
         for key in rows:
             rows[key] += result.row[key]
+        for line in result.notes:
+            typer.echo(f"note: {line}", err=True)
         for line in result.echo:
             typer.echo(f"quarantined {line}", err=True)
         if result.row["status"] == "incomplete":
             typer.echo(f"incomplete run {plan.run_key}: {result.row['problems']}", err=True)
-    focus.save_runs(zone, runs)
-    focus.save_meters(zone, con)
-    current = sum(1 for r in runs.values() if r["is_current"])
     typer.echo(
         f"focus: {len(plans)} runs ({counts['skipped']} already landed, {counts['complete']} "
         f"complete, {counts['incomplete']} incomplete, {counts['empty']} empty); "
         f"{rows['rows_read']} rows read, {rows['rows_landed']} landed, "
-        f"{rows['rows_quarantined']} quarantined; {current} current runs -> {zone.root}"
+        f"{rows['rows_quarantined']} quarantined -> {zone.root} "
+        "(dbt build picks the current run of each export and month: marts.dim_export_runs)"
     )
+    if unreadable:
+        typer.echo(
+            f"error: {unreadable} runs had a data file that is missing or could not be read; "
+            "they are landed as incomplete and never become current",
+            err=True,
+        )
+        raise typer.Exit(1)
     if fail_on_incomplete and counts["incomplete"]:
         raise typer.Exit(1)
 

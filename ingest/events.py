@@ -3,7 +3,15 @@
 One input file is read as a stream of chunks of whole lines (READ_CHUNK bytes). Each chunk is
 parsed by ingest.sources.realtime_events and written as its own Parquet part per UTC event
 date - in worker processes when there are several CPUs - so memory stays flat whatever the file
-size. Parts get their final names only when the whole file has been read (landing.commit_parts).
+size. Parts are written in the run's scratch folder and get their final names only when the
+whole file has been read (landing.Scratch.commit_load).
+
+Whatever a record holds, it is landed or quarantined with its reason, never both, never
+neither: the parser checks every value against the landed type, an unexpected exception while
+parsing one record quarantines that record, a batch Arrow refuses is salvaged row by row, a line
+longer than MAX_LINE_BYTES is quarantined by its length without ever being held whole, and a
+UTF-8 byte order mark opening a file is skipped. Only a file that cannot be read (an I/O error,
+a corrupt gzip) fails its load.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -30,8 +38,8 @@ from ingest.landing import (
     LandingZone,
     LoadRecord,
     PartWriter,
+    Scratch,
     abort_parts,
-    commit_parts,
     load_key,
 )
 from ingest.sources import realtime_events as rt
@@ -41,6 +49,10 @@ ACCEPTED_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".
 READ_CHUNK = 16 << 20  # bytes of whole lines parsed as one chunk, by one worker, into one part
 BATCH_ROWS = 10_000  # rows buffered per date before they are written as a row group
 QUARANTINE_ECHO = 20  # quarantined records echoed to stderr per file
+MAX_LINE_BYTES = 64 << 20  # a longer line is quarantined by its length, never held whole
+MAX_ARRAY_BYTES = 256 << 20  # a larger .json array is quarantined whole: write it as JSONL
+QUARANTINE_EXCERPT = 4096  # bytes kept of a record quarantined for its size
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, skipped at the start of a file
 
 _INT = pa.int64()
 _STR = pa.string()
@@ -89,8 +101,13 @@ class EventOptions:
     received_at: str | None = None
 
     def defaults(self) -> rt.Defaults:
-        received = rt.parse_received_at(self.received_at) if self.received_at else None
-        return rt.Defaults(self.resource_name, self.deployment_name, received)
+        """Parser defaults; RecordError when --received-at is not a plausible time."""
+        defaults = rt.Defaults(self.resource_name, self.deployment_name)
+        if not self.received_at:
+            return defaults
+        received = rt.parse_received_at(self.received_at)
+        rt.check_received_at(received, self.received_at, defaults.latest_received_at)
+        return replace(defaults, received_at=received)
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -133,7 +150,8 @@ Record = tuple[int, bytes, Any, bool]  # (record number, raw bytes, decoded obje
 @dataclass
 class ChunkResult:
     """What parsing one run of records produced: Parquet parts written (still under temporary
-    names, see landing.commit_parts), counts and the quarantined records."""
+    names in the scratch folder, see landing.Scratch.commit_load), counts and the quarantined
+    records."""
 
     parts: list[Path]
     rows: int
@@ -153,8 +171,70 @@ def _table(uri: str, numbers: list[int], rows: list[rt.Row]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
 
 
+def _quarantine_row(
+    uri: str, number: int, raw: bytes, reason: str, raw_bytes: int | None = None
+) -> dict[str, Any]:
+    row = {
+        "source_uri": uri,
+        "record_number": number,
+        "reason": reason,
+        "raw_record": raw,
+        "quarantined_at": datetime.now(UTC),
+    }
+    if raw_bytes is not None:
+        row["raw_bytes"] = raw_bytes
+    return row
+
+
+def _too_long(uri: str, number: int, excerpt: bytes, length: int, limit: int, last: bool):
+    """The quarantine row of a line over the limit: its length, and only its first bytes."""
+    where = " (the last line, no newline at end of file)" if last else ""
+    reason = (
+        f"line of {length} bytes exceeds the {limit}-byte limit{where}; "
+        f"only its first {min(length, QUARANTINE_EXCERPT)} bytes are kept"
+    )
+    return _quarantine_row(uri, number, excerpt[:QUARANTINE_EXCERPT], reason, length)
+
+
+class _Batch:
+    """Rows of one UTC date waiting to be written: record numbers, Rows and raw records (the
+    raw records only to quarantine a row Arrow refuses)."""
+
+    __slots__ = ("numbers", "raws", "rows")
+
+    def __init__(self) -> None:
+        self.numbers: list[int] = []
+        self.rows: list[rt.Row] = []
+        self.raws: list[bytes] = []
+
+
+_ARROW_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
+
+
+def _batch_table(uri: str, batch: _Batch, quarantined: list[dict[str, Any]]) -> pa.Table | None:
+    """The batch as a table. Should Arrow refuse a value the parser let through, the batch is
+    converted row by row and each refused row is quarantined instead (a safety net: the parser
+    checks every value's type)."""
+    try:
+        return _table(uri, batch.numbers, batch.rows)
+    except _ARROW_ERRORS:
+        pass
+    tables = []
+    for number, row, raw in zip(batch.numbers, batch.rows, batch.raws, strict=True):
+        try:
+            tables.append(_table(uri, [number], [row]))
+        except _ARROW_ERRORS as exc:
+            reason = f"a value does not fit the landed schema: {type(exc).__name__}: {exc}"
+            quarantined.append(_quarantine_row(uri, number, raw, reason))
+    return pa.concat_tables(tables) if tables else None
+
+
 def parse_records(
-    records: Iterable[Record], options: EventOptions, uri: str, dataset_dir: Path
+    records: Iterable[Record],
+    options: EventOptions,
+    uri: str,
+    parts_dir: Path,
+    max_line: int = MAX_LINE_BYTES,
 ) -> ChunkResult:
     """Parse a run of records of one file and write its rows as Parquet parts, one per UTC date.
 
@@ -164,22 +244,37 @@ def parse_records(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _parse_records(records, options, uri, dataset_dir)
+        return _parse_records(records, options, uri, parts_dir, max_line)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
 def _parse_records(
-    records: Iterable[Record], options: EventOptions, uri: str, dataset_dir: Path
+    records: Iterable[Record], options: EventOptions, uri: str, parts_dir: Path, max_line: int
 ) -> ChunkResult:
     defaults = options.defaults()
-    writer = PartWriter(dataset_dir, "event_date", EVENT_SCHEMA)
-    by_day: dict[date, tuple[list[int], list[rt.Row]]] = {}
+    writer = PartWriter(parts_dir, "event_date", EVENT_SCHEMA)
+    by_day: dict[date, _Batch] = {}
     quarantined: list[dict[str, Any]] = []
     count = blanks = landed = 0
+
+    def write(day: date, batch: _Batch) -> None:
+        nonlocal landed
+        table = _batch_table(uri, batch, quarantined)
+        if table is not None:
+            writer.write(day.isoformat(), table)
+            landed += table.num_rows
+        batch.numbers.clear()
+        batch.rows.clear()
+        batch.raws.clear()
+
     try:
         for number, raw, decoded, is_last in records:
+            if decoded is None and len(raw) > max_line:
+                count += 1
+                quarantined.append(_too_long(uri, number, raw, len(raw), max_line, is_last))
+                continue
             if decoded is None and (not raw or raw.isspace()):
                 blanks += 1
                 continue
@@ -191,40 +286,34 @@ def _parse_records(
                     row = rt.parse_record(raw[:-1] if raw.endswith(b"\r") else raw, defaults)
                 else:
                     row = rt.parse_object(decoded, raw, defaults)
+                day = row[_RECEIVED_AT].date()
             except rt.RecordError as exc:
                 reason = str(exc)
                 if is_last and decoded is None and reason.startswith("not valid JSON"):
                     reason = f"truncated last line (no newline at end of file): {reason}"
-                quarantined.append(
-                    {
-                        "source_uri": uri,
-                        "record_number": number,
-                        "reason": reason,
-                        "raw_record": raw,
-                        "quarantined_at": datetime.now(UTC),
-                    }
-                )
+                size = exc.size if isinstance(exc, _TooLarge) else None
+                quarantined.append(_quarantine_row(uri, number, raw, reason, size))
                 continue
-            day = row[_RECEIVED_AT].date()
+            except Exception as exc:  # a reader bug must cost one record, never the file
+                reason = f"unexpected {type(exc).__name__} while parsing the record: {exc}"
+                quarantined.append(_quarantine_row(uri, number, raw, reason))
+                continue
             batch = by_day.get(day)
             if batch is None:
-                batch = by_day[day] = ([], [])
-            numbers, rows = batch
-            numbers.append(number)
-            rows.append(row)
-            if len(rows) >= BATCH_ROWS:
-                writer.write(day.isoformat(), _table(uri, numbers, rows))
-                landed += len(rows)
-                numbers.clear()
-                rows.clear()
-        for day, (numbers, rows) in by_day.items():
-            if rows:
-                writer.write(day.isoformat(), _table(uri, numbers, rows))
-                landed += len(rows)
+                batch = by_day[day] = _Batch()
+            batch.numbers.append(number)
+            batch.rows.append(row)
+            batch.raws.append(raw)
+            if len(batch.rows) >= BATCH_ROWS:
+                write(day, batch)
+        for day, batch in by_day.items():
+            if batch.rows:
+                write(day, batch)
     except BaseException:
         writer.abort()
         raise
     parts = writer.close()
+    quarantined.sort(key=lambda row: row["record_number"])
     return ChunkResult(parts, landed, count, blanks, quarantined)
 
 
@@ -232,9 +321,10 @@ def parse_jsonl_chunk(
     data: bytes,
     first_number: int,
     unterminated: bool,
+    max_line: int,
     options: EventOptions,
     uri: str,
-    dataset_dir: Path,
+    parts_dir: Path,
 ) -> ChunkResult:
     """Parse whole lines of a JSONL log (`unterminated`: the last line ends the file without a
     newline). Runs in worker processes: top-level and picklable."""
@@ -243,12 +333,64 @@ def parse_jsonl_chunk(
     records = (
         (first_number + i, line, None, unterminated and i == last) for i, line in enumerate(lines)
     )
-    return parse_records(records, options, uri, dataset_dir)
+    return parse_records(records, options, uri, parts_dir, max_line)
+
+
+def parse_jsonl_range(
+    path: Path,
+    offset: int,
+    length: int,
+    first_number: int,
+    unterminated: bool,
+    max_line: int,
+    options: EventOptions,
+    uri: str,
+    parts_dir: Path,
+) -> ChunkResult:
+    """parse_jsonl_chunk on a byte range of a local file, read by the worker itself."""
+    with path.open("rb") as f:
+        f.seek(offset)
+        data = f.read(length)
+    return parse_jsonl_chunk(data, first_number, unterminated, max_line, options, uri, parts_dir)
+
+
+def long_line(
+    number: int,
+    length: int,
+    excerpt: bytes,
+    unterminated: bool,
+    max_line: int,
+    options: EventOptions,
+    uri: str,
+    parts_dir: Path,
+) -> ChunkResult:
+    """The result of a line the chunker skipped for its length: one quarantined record."""
+    row = _too_long(uri, number, excerpt, length, max_line, unterminated)
+    return ChunkResult([], 0, 1, 0, [row])
+
+
+class _TooLarge(rt.RecordError):
+    """A record quarantined for its size: only its first bytes are kept."""
+
+    def __init__(self, reason: str, size: int) -> None:
+        super().__init__(reason)
+        self.size = size
 
 
 def _array_records(stream: io.BufferedIOBase) -> Iterator[Record]:
-    """A .json file holding an array of events (read whole: use JSONL for large logs)."""
-    content = stream.read()
+    """A .json file holding an array of events, read whole (use JSONL for large logs): one over
+    MAX_ARRAY_BYTES is quarantined as one record, by its size, and read no further than that."""
+    content = stream.read(MAX_ARRAY_BYTES + 1)
+    if len(content) > MAX_ARRAY_BYTES:
+        size = len(content)
+        while block := stream.read(READ_CHUNK):  # to the end: the size, and the content hash
+            size += len(block)
+        reason = (
+            f"a .json array of {size} bytes exceeds the {MAX_ARRAY_BYTES}-byte limit "
+            "(write large logs as JSONL, one event a line)"
+        )
+        yield 1, content[:QUARANTINE_EXCERPT], _TooLarge(reason, size), True
+        return
     try:
         events = orjson.loads(content)
     except orjson.JSONDecodeError as exc:
@@ -261,95 +403,118 @@ def _array_records(stream: io.BufferedIOBase) -> Iterator[Record]:
         yield index, orjson.dumps(event), event, index == len(events)
 
 
-def _open_log(stream: io.BufferedIOBase, name: str) -> tuple[io.BufferedIOBase, str]:
-    """(readable stream, kind): kind is `array` for a `.json` file starting with `[`, else
-    `gzip` or `plain` JSONL; `.gz` files are gunzipped on the fly."""
+def _open_log(stream: io.BufferedIOBase, name: str) -> tuple[io.BufferedIOBase, str, int]:
+    """(readable stream, kind, bytes skipped): kind is `array` for a `.json` file starting with
+    `[`, else `gzip` or `plain` JSONL; `.gz` files are gunzipped on the fly. A UTF-8 byte order
+    mark at the start is read past (3 bytes skipped)."""
     lowered = name.lower()
     kind = "plain"
     if lowered.endswith(".gz"):
         stream = io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"), READ_CHUNK)
         lowered, kind = lowered[:-3], "gzip"
+    skipped = 0
+    if stream.peek(len(BOM))[: len(BOM)] == BOM:
+        skipped = len(stream.read(len(BOM)))
     if lowered.endswith(".json") and stream.peek(64).lstrip()[:1] == b"[":
         kind = "array"
-    return stream, kind
+    return stream, kind, skipped
 
 
-def parse_jsonl_range(
-    path: Path,
-    offset: int,
-    length: int,
-    first_number: int,
-    unterminated: bool,
-    options: EventOptions,
-    uri: str,
-    dataset_dir: Path,
-) -> ChunkResult:
-    """parse_jsonl_chunk on a byte range of a local file, read by the worker itself."""
-    with path.open("rb") as f:
-        f.seek(offset)
-        data = f.read(length)
-    return parse_jsonl_chunk(data, first_number, unterminated, options, uri, dataset_dir)
+Lines = tuple[int, int, int, bool, bytes]  # offset, length, first line number, unterminated, data
+LongLine = tuple[int, int, bytes, bool]  # line number, length, first bytes, unterminated
 
 
 def _jsonl_chunks(
-    stream: io.BufferedIOBase, keep: bool
-) -> Iterator[tuple[int, int, int, bool, bytes]]:
-    """A JSONL stream cut into blocks of whole lines: (offset, length, first line number,
-    unterminated, data). `data` is the block without its final newline when `keep`, else empty
-    (the caller only hashes and counts lines; workers read the byte range themselves)."""
-    position = start = newlines = 0
-    first = 1
-    kept: list[bytes] = []
+    stream: io.BufferedIOBase, keep: bool, position: int = 0, max_line: int = MAX_LINE_BYTES
+) -> Iterator[Lines | LongLine]:
+    """A JSONL stream cut into blocks of whole lines: Lines (offset, length, first line number,
+    unterminated, data) - `data` is the block without its final newline when `keep`, else empty
+    (the caller only hashes and counts lines; workers read the byte range themselves) - and, for
+    a line that grows past `max_line` bytes, a LongLine (line number, length, its first
+    QUARANTINE_EXCERPT bytes, unterminated): such a line is read past, never held whole.
+    `position` is the stream's offset in the file (after a byte order mark)."""
+    start = position  # offset of the first byte not yet handed out: the start of a line
+    number = 1  # its line number
+    kept: list[bytes] = []  # with `keep`: the bytes from `start` on
+    head = b""  # the first bytes of the line at `start`
+    skipping = False  # reading past a line longer than max_line
     while block := stream.read(READ_CHUNK):
+        if skipping:
+            newline = block.find(b"\n")
+            if newline < 0:
+                position += len(block)
+                continue
+            yield number, position + newline - start, head, False
+            number += 1
+            skipping = False
+            block = block[newline + 1 :]
+            position = start = position + newline + 1
+            head = b""
         last = block.rfind(b"\n")
-        newlines += block.count(b"\n")
-        if keep:
-            kept.append(block)
         if last >= 0:
-            end = position + last
             data = b""
             if keep:
-                joined = b"".join(kept)
-                data, kept = joined[: end - start], [joined[end - start + 1 :]]
-            yield start, end - start, first, False, data
-            start, first = end + 1, newlines + 1
+                kept.append(block[:last])
+                data = b"".join(kept)
+                kept = [block[last + 1 :]]
+            yield start, position + last - start, number, False, data
+            number += block.count(b"\n")
+            start = position + last + 1
+            head = block[last + 1 : last + 1 + QUARANTINE_EXCERPT]
+        else:
+            if keep:
+                kept.append(block)
+            if len(head) < QUARANTINE_EXCERPT:
+                head += block[: QUARANTINE_EXCERPT - len(head)]
         position += len(block)
-    if start < position:
-        yield start, position - start, first, True, b"".join(kept)
+        if position - start > max_line:  # the line at `start` is too long: read past it
+            skipping = True
+            kept = []
+    if skipping:
+        yield number, position - start, head, True
+    elif start < position:
+        yield start, position - start, number, True, b"".join(kept)
 
 
 Task = tuple[Callable[..., ChunkResult], tuple[Any, ...]]
 
 
-def _chunk_tasks(stream: io.BufferedIOBase, local_path: Path | None) -> Iterator[Task]:
+def _chunk_tasks(
+    stream: io.BufferedIOBase, local_path: Path | None, skipped: int, max_line: int
+) -> Iterator[Task]:
     """Parse calls for a JSONL log: byte ranges of a plain local file (workers read them), else
-    the bytes themselves (gzip, Blob)."""
-    chunks = _jsonl_chunks(stream, keep=local_path is None)
-    for offset, length, first, unterminated, data in chunks:
-        if local_path is not None:
-            yield parse_jsonl_range, (local_path, offset, length, first, unterminated)
+    the bytes themselves (gzip, Blob); a line too long to parse is quarantined in-process."""
+    chunks = _jsonl_chunks(stream, local_path is None, skipped, max_line)
+    for chunk in chunks:
+        if len(chunk) == 4:
+            yield long_line, (*chunk, max_line)
+        elif local_path is not None:
+            offset, length, first, unterminated, _ = chunk
+            yield parse_jsonl_range, (local_path, offset, length, first, unterminated, max_line)
         else:
-            yield parse_jsonl_chunk, (data, first, unterminated)
+            _, _, first, unterminated, data = chunk
+            yield parse_jsonl_chunk, (data, first, unterminated, max_line)
 
 
 def _chunk_results(
     stream: io.BufferedIOBase,
     kind: str,
+    skipped: int,
     file: InputFile,
     options: EventOptions,
-    dataset_dir: Path,
+    parts_dir: Path,
     pool: Executor | None,
     workers: int,
 ) -> Iterator[ChunkResult]:
     """Results in file order. With a process pool, up to 2 x workers chunks are parsed at once;
     memory stays bounded by that window whatever the file size."""
-    common = (options, file.uri, dataset_dir)
+    common = (options, file.uri, parts_dir)
     if kind == "array":
         yield parse_records(_array_records(stream), *common)
         return
     # workers read a plain local file's ranges themselves; in-process, the bytes are at hand
     local_path = file.local_path if kind == "plain" and pool is not None else None
-    tasks = _chunk_tasks(stream, local_path)
+    tasks = _chunk_tasks(stream, local_path, skipped, MAX_LINE_BYTES)
     if pool is None:
         for function, args in tasks:
             yield function(*args, *common)
@@ -357,7 +522,12 @@ def _chunk_results(
     window: deque[Future[ChunkResult]] = deque()
     try:
         for function, args in tasks:
-            window.append(pool.submit(function, *args, *common))
+            if function is long_line:  # nothing to parse: done here, in its place in the order
+                done: Future[ChunkResult] = Future()
+                done.set_result(function(*args, *common))
+                window.append(done)
+            else:
+                window.append(pool.submit(function, *args, *common))
             if len(window) >= 2 * workers:
                 yield window.popleft().result()
         while window:
@@ -377,6 +547,7 @@ def read_events(
     progress: Callable[[int], None] | None = None,
     pool: Executor | None = None,
     workers: int = 1,
+    scratch: Scratch | None = None,
 ) -> FileResult:
     """Land one input file. Never raises for bad records; a failure to read is a failed load.
 
@@ -384,23 +555,28 @@ def read_events(
     maps the content id of every landed file to the options it was landed with. The same content
     with the same options is a duplicate (a copied log) and lands nothing; the same content with
     other options replaces the earlier landing. With `pool`, JSONL chunks are parsed and written
-    by `workers` processes; the rows are the same as in one process.
+    by `workers` processes; the rows are the same as in one process. Parts are written in
+    `scratch` (the run's scratch folder; one of its own when not given).
     """
     options_json = options.as_json()
     key = load_key(file.uri, file.size, file.version, options_json)
     record = LoadRecord(key, DATASET, file.uri, file.size, file.version, options_json)
     if key in done_keys:
         return FileResult(record, skipped=True)
+    if scratch is None:
+        with zone.scratch(DATASET) as own:
+            return read_events(file, options, zone, done_keys, landed, progress, pool, workers, own)
 
-    dataset_dir = zone.dataset_dir(DATASET)
+    parts_dir = scratch.parts_dir()
     parts: list[Path] = []
     quarantined: list[dict[str, Any]] = []
     hashing: _HashingReader | None = None
     try:
         hashing = _HashingReader(file.open())
-        stream, kind = _open_log(io.BufferedReader(hashing, READ_CHUNK), file.name)
+        stream, kind, skipped = _open_log(io.BufferedReader(hashing, READ_CHUNK), file.name)
         last_reported = 0
-        for result in _chunk_results(stream, kind, file, options, dataset_dir, pool, workers):
+        results = _chunk_results(stream, kind, skipped, file, options, parts_dir, pool, workers)
+        for result in results:
             parts.extend(result.parts)
             record.records_read += result.records
             record.blank_lines += result.blank_lines
@@ -414,7 +590,7 @@ def read_events(
         record.status = "failed"
         record.rows_landed = 0
         record.message = f"{file.uri}: could not be read: {exc}"
-        zone.record_load(record)
+        scratch.record_load(zone, record)
         return FileResult(record)
     except BaseException:
         abort_parts(parts)
@@ -436,16 +612,15 @@ def read_events(
         record.rows_duplicate = record.rows_landed + record.rows_quarantined
         record.rows_landed = 0
         record.rows_quarantined = 0
+        scratch.record_load(zone, record)
     elif record.records_read == 0:
         abort_parts(parts)
         record.status = "empty"
         record.message = "file holds no records"
+        scratch.record_load(zone, record)
     else:
-        zone.remove_landed(DATASET, record.file_id)
-        zone.write_quarantine(DATASET, record.file_id, quarantined)
         record.partitions = sorted({p.parent.name.partition("=")[2] for p in parts})
-        commit_parts(parts, record.file_id)
         record.status = "landed"
+        scratch.commit_load(zone, record, parts, quarantined)
         landed[record.file_id] = options_json
-    zone.record_load(record)
     return FileResult(record, quarantine_echo=echo)

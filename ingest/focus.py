@@ -53,7 +53,7 @@ import xxhash
 from ingest import azure_blob
 from ingest.focus_columns import ColumnNormaliser, read_as_dictionary, stacked, write_part
 from ingest.inputs import InputFile, SourceError, resolve
-from ingest.landing import LandingZone, LoadRecord, load_key, write_table_atomically
+from ingest.landing import SCRATCH, LandingZone, LoadRecord, load_key, write_table_atomically
 from ingest.sources import focus as fx
 from ingest.sources import meters
 
@@ -233,7 +233,7 @@ def _local_copy(file: InputFile) -> Iterator[Path]:
         yield file.local_path
         return
     with tempfile.TemporaryDirectory(prefix="tokenrecon-") as folder:
-        path = Path(folder) / file.name
+        path = Path(folder) / "download"  # never the blob's name: that comes from the input
         with file.open() as src, path.open("wb") as dst:
             shutil.copyfileobj(src, dst, 8 << 20)
         yield path
@@ -455,14 +455,11 @@ def _run_row(plan: RunPlan) -> dict[str, Any]:
     }
 
 
-SCRATCH = "_scratch"  # under the landing root, outside every dataset's glob
-
-
 def scratch_dir(zone: LandingZone) -> Path:
     """A fresh folder for a run being landed, where no reader's `<dataset>/**/*.parquet` glob
     looks (the run appears only when the folder is renamed into place). Folders that earlier
     processes left behind - killed before they finished - are removed first."""
-    root = zone.root / SCRATCH
+    root = zone.root / SCRATCH / COSTS
     root.mkdir(parents=True, exist_ok=True)
     for left in root.iterdir():
         pid = left.name.split("-", 1)[0]
@@ -707,6 +704,8 @@ def save_run_meters(zone: LandingZone, run_key: str, run_folder: Path) -> int:
             row.update(asdict(meters.parse_meter(name, subcategory, unit)))
         except meters.MeterError as exc:
             row["parse_error"] = str(exc)
+        except (ValueError, ArithmeticError) as exc:  # a name no grammar foresaw: reported too
+            row["parse_error"] = f"unreadable meter name: {exc}"
         rows.append(row)
     write_table_atomically(
         pa.Table.from_pylist(rows, schema=METER_SCHEMA),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,26 @@ def _local(path: Path) -> InputFile:
     )
 
 
+def _files_under(folder: Path, accept: Callable[[str], bool]) -> list[Path]:
+    """Accepted files anywhere under `folder`, following symbolic links to folders (a folder of
+    logs is often a link to a mounted share) and visiting each real folder once, so that a link
+    loop or a link back up the tree cannot repeat or hang the search. Sorted."""
+    seen: set[tuple[int, int]] = set()
+    files: dict[Path, Path] = {}  # real path -> the path it was found at (first found wins)
+    for current, folders, names in os.walk(folder, followlinks=True):
+        stat = os.stat(current)
+        if (stat.st_dev, stat.st_ino) in seen:
+            folders.clear()
+            continue
+        seen.add((stat.st_dev, stat.st_ino))
+        folders.sort()
+        for name in names:
+            path = Path(current, name)
+            if accept(name) and path.is_file():
+                files.setdefault(path.resolve(), path)
+    return sorted(files.values())
+
+
 def resolve(
     sources: Iterable[str],
     accept: Callable[[str], bool],
@@ -73,7 +94,7 @@ def resolve(
         if path.is_file():
             yield _local(path)
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and accept(p.name))
+            files = _files_under(path, accept)
             if not files:
                 raise SourceError(f"{source}: folder holds no accepted files")
             yield from (_local(p) for p in files)

@@ -7,18 +7,30 @@ Layout under the landing root (TOKENRECON_LANDING, default data/landing):
                                                       readers (dbt sources) work before any landing
     _quarantine/<dataset>/<file_id>.parquet           records that could not be landed, with reasons
     _load_log/<dataset>/<load_key>.parquet            one row per input identity read
+    _scratch/<dataset>/<run>/                         a running load's files (see Scratch)
 
-Every file is written under a temporary dot-name in its final folder and renamed into place, so a
-crash never leaves a partial file that reads as data (readers glob `*.parquet`; temporary names
-end in `.tmp`). The load log row is written last: it is the commit record of a load.
+Every file is written under a temporary name and renamed into place, so a crash never leaves a
+partial file that reads as data (readers glob `<dataset>/**/*.parquet`; temporary names end in
+`.tmp`). The load log row is written last: it is the commit record of a load.
+
+Event loads write everything in a scratch folder of their own, outside every reader's glob, and
+commit through a journal (Scratch.commit_load): the journal names every rename and removal of
+the load, is written first, and a run that finds the journal of a killed run completes it. So a
+killed load either left nothing visible (and its scratch folder is removed by the next run), or
+is completed by the next run - never doubled, never half landed for longer than the renames take.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
+import shutil
+import time
 import uuid
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +40,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest import __version__
+
+try:  # advisory locks tell a live run's scratch folder from a killed one's
+    import fcntl
+except ImportError:  # Windows: scratch folders are removed once they are STALE_SCRATCH_SECONDS old
+    fcntl = None  # type: ignore[assignment]
+
+SCRATCH = "_scratch"  # under the landing root, outside every dataset's glob
+MAX_OPEN_PARTS = 64  # Parquet parts a PartWriter keeps open at once (one file descriptor each)
+STALE_SCRATCH_SECONDS = 24 * 3600  # without locks: age after which a scratch folder is dead
 
 # Statuses of a load log row; the first three mean "done, do not read this identity again".
 FINAL_STATUSES = ("landed", "duplicate_content", "empty")
@@ -119,50 +140,220 @@ def write_table_atomically(table: pa.Table, final: Path) -> None:
 
 
 class PartWriter:
-    """Writes the rows of one chunk as one Parquet part per partition value, row group by row
-    group, under temporary names (invisible to `*.parquet` globs)."""
+    """Writes the rows of one chunk as Parquet parts per partition value, row group by row group,
+    under temporary names in `folder` (a scratch folder: invisible to readers).
 
-    def __init__(self, dataset_dir: Path, partition_column: str, schema: pa.Schema) -> None:
-        self.dataset_dir = dataset_dir
+    At most MAX_OPEN_PARTS parts are open at once: when a chunk spans more partition values (a
+    log of many days), the least recently written part is closed, and a value that comes back
+    starts a new part - a partition may then hold several parts of one chunk. The parts are
+    returned in a deterministic order (partition value, then opening order), so the names
+    commit_load gives them are the same on every run.
+    """
+
+    def __init__(self, folder: Path, partition_column: str, schema: pa.Schema) -> None:
+        self.folder = folder
         self.partition_column = partition_column
         self.schema = schema
-        self._open: dict[str, tuple[pq.ParquetWriter, Path]] = {}
+        self._open: OrderedDict[str, pq.ParquetWriter] = OrderedDict()
+        self._parts: list[tuple[str, int, Path]] = []  # (partition, opening order, path)
 
     def write(self, partition: str, table: pa.Table) -> None:
-        if partition not in self._open:
-            folder = self.dataset_dir / f"{self.partition_column}={partition}"
+        writer = self._open.get(partition)
+        if writer is None:
+            while len(self._open) >= max(1, MAX_OPEN_PARTS):
+                self._open.popitem(last=False)[1].close()
+            folder = self.folder / f"{self.partition_column}={partition}"
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".{uuid.uuid4().hex}.parquet.tmp"
-            self._open[partition] = (pq.ParquetWriter(tmp, self.schema, compression="zstd"), tmp)
-        self._open[partition][0].write_table(table)
+            tmp = folder / f"{uuid.uuid4().hex}.parquet.tmp"
+            self._parts.append((partition, len(self._parts), tmp))
+            writer = self._open[partition] = pq.ParquetWriter(tmp, self.schema, compression="zstd")
+        else:
+            self._open.move_to_end(partition)
+        writer.write_table(table)
 
     def close(self) -> list[Path]:
-        """The temporary parts, in partition order."""
-        parts = []
-        for partition in sorted(self._open):
-            writer, tmp = self._open[partition]
+        """The temporary parts, in partition order (then in the order they were opened)."""
+        for writer in self._open.values():
             writer.close()
-            parts.append(tmp)
         self._open.clear()
+        parts = [tmp for _, _, tmp in sorted(self._parts)]
+        self._parts.clear()
         return parts
 
     def abort(self) -> None:
-        for writer, tmp in self._open.values():
+        for writer in self._open.values():
             writer.close()
-            tmp.unlink(missing_ok=True)
         self._open.clear()
+        abort_parts([tmp for _, _, tmp in self._parts])
+        self._parts.clear()
 
 
-def commit_parts(parts: list[Path], file_id: str) -> None:
-    """Rename the parts of one input to `<file_id>-<n>.parquet`, n in file order."""
-    for n, tmp in enumerate(parts):
-        os.replace(tmp, tmp.with_name(f"{file_id}-{n:05d}.parquet"))
+def part_name(file_id: str, n: int) -> str:
+    """The landed name of part n of an input (readers take the file id back from it)."""
+    return f"{file_id}-{n:05d}.parquet"
 
 
 def abort_parts(parts: list[Path]) -> None:
     """Drop parts that will not land."""
     for tmp in parts:
         tmp.unlink(missing_ok=True)
+
+
+def _apply_journal(root: Path, journal: dict[str, Any]) -> None:
+    """Carry out a commit journal; safe to repeat (a rename whose source is gone was done)."""
+    for relative in journal["remove"]:
+        (root / relative).unlink(missing_ok=True)
+    for source, target in journal["rename"]:
+        source_path, target_path = root / source, root / target
+        if source_path.exists():
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source_path, target_path)
+
+
+class Scratch:
+    """One run's private folder, `_scratch/<dataset>/<run>/`, where its parts, quarantine and
+    load log rows are written before they are committed. Outside every reader's glob.
+
+    A live run holds an advisory lock on `<run>/lock`; a folder whose lock can be taken belongs
+    to a run that was killed. Opening a Scratch first finishes what killed runs had committed
+    (their journals) and removes their folders, so leftovers never pile up.
+    """
+
+    def __init__(self, root: Path, dataset: str) -> None:
+        self.root = root
+        self.dataset = dataset
+        self.base = root / SCRATCH / dataset
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.recover()
+        run = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        # created under a dot-name, locked, then renamed: a run folder is never seen unlocked
+        init = self.base / f".init-{run}"
+        init.mkdir()
+        self._lock = open(init / "lock", "a+b")  # noqa: SIM115 - held for the run's lifetime
+        if fcntl is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
+        self.folder = self.base / run
+        os.replace(init, self.folder)
+
+    def __enter__(self) -> Scratch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self._lock.close()
+
+    def parts_dir(self) -> Path:
+        """Where workers write the parts of this run."""
+        return self.folder / "parts"
+
+    def recover(self) -> None:
+        """Complete the journals of killed runs and remove their folders, and the temporary
+        files a run killed while writing a schema file (or an earlier version of this module)
+        left among the dataset's files. All of them are invisible to readers meanwhile."""
+        leftovers = [
+            *self.root.glob("*/._schema.parquet.*.tmp"),  # ensure_schema retries if it was live
+            *self.root.glob(f"{self.dataset}/*/.*.parquet.tmp"),  # parts, before scratch folders
+            *self.root.glob(f"_load_log/{self.dataset}/.*.tmp"),
+            *self.root.glob(f"_quarantine/{self.dataset}/.*.tmp"),
+        ]
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        for folder in sorted(self.base.iterdir()):
+            if folder.name.startswith(".init-"):
+                # killed between mkdir and rename (or starting right now): only when old
+                with contextlib.suppress(OSError):
+                    if time.time() - folder.stat().st_mtime > 600:
+                        shutil.rmtree(folder, ignore_errors=True)
+                continue
+            with contextlib.suppress(OSError), _dead_run_lock(folder) as dead:
+                if dead:
+                    for path in sorted(folder.glob("*.journal")):
+                        _apply_journal(self.root, json.loads(path.read_bytes()))
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    def record_load(self, zone: LandingZone, record: LoadRecord) -> None:
+        """A load log row alone (a failed, empty or duplicate load), written here and renamed
+        into place: a kill leaves no temporary file among the load log's."""
+        record.finished_at = datetime.now(UTC)
+        final = zone.load_log_path(record)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._stage_table(_load_log_table(record)), final)
+
+    def _stage_table(self, table: pa.Table) -> Path:
+        tmp = self.folder / f"{uuid.uuid4().hex}.parquet.tmp"
+        pq.write_table(table, tmp, compression="zstd")
+        return tmp
+
+    def commit_load(
+        self,
+        zone: LandingZone,
+        record: LoadRecord,
+        parts: list[Path],
+        quarantined: list[dict[str, Any]],
+    ) -> None:
+        """Land one input: its parts as `<partition>/<file_id>-<n>.parquet`, its quarantine, and
+        its load log row last, replacing whatever an earlier load of the same content landed.
+
+        Everything is written in the scratch folder first; the journal listing the renames and
+        removals is the commit point. Carried out here, or - if this process is killed midway -
+        by the next run (recover)."""
+        assert record.file_id is not None
+        dataset_dir = zone.dataset_dir(record.dataset)
+        renames = [
+            (tmp, dataset_dir / tmp.parent.name / part_name(record.file_id, n))
+            for n, tmp in enumerate(parts)
+        ]
+        targets = {target for _, target in renames}
+        earlier = set(dataset_dir.glob(f"*/{record.file_id}-*.parquet")) - targets
+        quarantine = zone.quarantine_path(record.dataset, record.file_id)
+        if quarantined:
+            renames.append(
+                (self._stage_table(zone.quarantine_table(record, quarantined)), quarantine)
+            )
+        else:
+            earlier.add(quarantine)
+        record.finished_at = datetime.now(UTC)
+        renames.append((self._stage_table(_load_log_table(record)), zone.load_log_path(record)))
+        journal = {
+            "remove": sorted(str(p.relative_to(self.root)) for p in earlier),
+            "rename": [
+                [str(a.relative_to(self.root)), str(b.relative_to(self.root))] for a, b in renames
+            ],
+        }
+        path = self.folder / f"{record.load_key}.journal"
+        tmp = path.with_suffix(".journal.tmp")
+        tmp.write_bytes(json.dumps(journal).encode())
+        os.replace(tmp, path)  # the commit point
+        _apply_journal(self.root, journal)
+        path.unlink()
+
+
+@contextlib.contextmanager
+def _dead_run_lock(folder: Path) -> Iterator[bool]:
+    """True (holding its lock meanwhile) when the run that owned `folder` is gone."""
+    lock_path = folder / "lock"
+    if fcntl is None:
+        yield time.time() - folder.stat().st_mtime > STALE_SCRATCH_SECONDS
+        return
+    try:
+        lock = open(lock_path, "rb")  # noqa: SIM115
+    except FileNotFoundError:  # re-created by a worker of a killed run after its removal
+        yield True
+        return
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def _load_log_table(record: LoadRecord) -> pa.Table:
+    return pa.Table.from_pylist([record.as_row()], schema=LOAD_LOG_SCHEMA)
 
 
 class LandingZone:
@@ -177,15 +368,28 @@ class LandingZone:
     def _log_dir(self, dataset: str) -> Path:
         return self.root / "_load_log" / dataset
 
-    def _quarantine_path(self, dataset: str, file_id: str) -> Path:
+    def quarantine_path(self, dataset: str, file_id: str) -> Path:
         return self.root / "_quarantine" / dataset / f"{file_id}.parquet"
+
+    def load_log_path(self, record: LoadRecord) -> Path:
+        return self._log_dir(record.dataset) / f"{record.load_key}.parquet"
+
+    def scratch(self, dataset: str) -> Scratch:
+        """This run's scratch folder for `dataset` (after cleaning up after killed runs)."""
+        return Scratch(self.root, dataset)
 
     def ensure_schema(self, folder: str, schema: pa.Schema) -> None:
         """Keep `<folder>/_schema.parquet`: zero rows with the schema readers should expect."""
         path = self.root / folder / "_schema.parquet"
         if path.exists() and pq.read_schema(path).equals(schema, check_metadata=False):
             return
-        write_table_atomically(schema.empty_table(), path)
+        for attempt in range(3):
+            try:
+                write_table_atomically(schema.empty_table(), path)
+                return
+            except FileNotFoundError:  # its temporary file taken for a killed run's (recover)
+                if attempt == 2:
+                    raise
 
     def ensure_datasets(self, datasets: dict[str, pa.Schema]) -> None:
         """Schema files for the given datasets, the load log and the quarantine."""
@@ -207,24 +411,32 @@ class LandingZone:
         """Drop what an earlier load of the same content landed (re-landing it with new options)."""
         for path in self.dataset_dir(dataset).glob(f"*/{file_id}-*.parquet"):
             path.unlink()
-        self._quarantine_path(dataset, file_id).unlink(missing_ok=True)
+        self.quarantine_path(dataset, file_id).unlink(missing_ok=True)
+
+    def quarantine_table(self, record: LoadRecord, rows: Iterable[dict[str, Any]]) -> pa.Table:
+        """Quarantine rows of one input (`source_uri`, `record_number`, `reason`, `raw_record`,
+        `quarantined_at`; `raw_bytes` when raw_record holds only the start of the record)."""
+        return _quarantine_table(record.dataset, record.file_id or "", rows)
 
     def write_quarantine(self, dataset: str, file_id: str, rows: Iterable[dict[str, Any]]) -> None:
-        rows = [
-            {
-                **row,
-                "dataset": dataset,
-                "file_id": file_id,
-                "raw_bytes": len(row["raw_record"]),
-                "raw_excerpt": row["raw_record"][:500].decode("utf-8", "backslashreplace"),
-            }
-            for row in rows
-        ]
-        if rows:
-            table = pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
-            write_table_atomically(table, self._quarantine_path(dataset, file_id))
+        table = _quarantine_table(dataset, file_id, rows)
+        if table.num_rows:
+            write_table_atomically(table, self.quarantine_path(dataset, file_id))
 
     def record_load(self, record: LoadRecord) -> None:
         record.finished_at = datetime.now(UTC)
-        table = pa.Table.from_pylist([record.as_row()], schema=LOAD_LOG_SCHEMA)
-        write_table_atomically(table, self._log_dir(record.dataset) / f"{record.load_key}.parquet")
+        write_table_atomically(_load_log_table(record), self.load_log_path(record))
+
+
+def _quarantine_table(dataset: str, file_id: str, rows: Iterable[dict[str, Any]]) -> pa.Table:
+    rows = [
+        {
+            **row,
+            "dataset": dataset,
+            "file_id": file_id,
+            "raw_bytes": row.get("raw_bytes", len(row["raw_record"])),
+            "raw_excerpt": row["raw_record"][:500].decode("utf-8", "backslashreplace"),
+        }
+        for row in rows
+    ]
+    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)

@@ -183,6 +183,11 @@ def collect(warehouse: Path) -> dict[str, Any]:
                 "where reconciliation_status in ('unmapped_meter', 'unlinked_usage') group by all "
                 "order by 1",
             ),
+            "quality": _rows(
+                con,
+                "select check_name, check_date, resource_name, subject, affected_records, "
+                "consequence from marts.fct_data_quality order by check_name, check_date",
+            ),
             "runs": _rows(
                 con,
                 "select run_key, export_name, billing_month, submitted_at, run_status, "
@@ -343,6 +348,20 @@ def render(data: dict[str, Any]) -> str:
                     "billed_cost",
                     "billing_currency",
                     "days",
+                ],
+            ),
+        ),
+        (
+            "Data quality: what was left out or flagged, and why (marts.fct_data_quality)",
+            table(
+                data["quality"],
+                [
+                    "check_name",
+                    "check_date",
+                    "resource_name",
+                    "subject",
+                    "affected_records",
+                    "consequence",
                 ],
             ),
         ),

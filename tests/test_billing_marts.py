@@ -46,8 +46,9 @@ def test_the_reference_bill_gives_the_billed_tokens_of_the_final_run(
     # unrelated services are billed but are not Azure OpenAI usage
     assert workspace.query("select count(*) from marts.fct_billed_usage") == [(6,)]
     assert workspace.query(
-        "select count(*) from staging.stg_focus__costs where x_sku_meter_category = 'Storage'"
-    ) == [(3,)]
+        "select cost_class, sum(bill_rows) from marts.fct_billed_costs "
+        "where meter_category = 'Storage' group by all"
+    ) == [("other_service", 3)]  # the current run's rows only
     assert workspace.query(
         "select run_key, is_current from marts.dim_export_runs order by submitted_at"
     ) == [(RUNS["early"][0], False), (RUNS["final"][0], True)]

@@ -237,7 +237,7 @@ def test_a_killed_ingest_leaves_nothing_partial_and_the_rerun_lands_every_row_on
     assert workspace.landed_focus(
         "select count(*) as n, count(distinct source_row) as d from costs"
     ) == [{"n": len(big), "d": len(big)}]
-    assert not [p for p in (workspace.landing / "_scratch").iterdir()]  # leftovers cleaned
+    assert not list((workspace.landing / "_scratch" / "focus_costs").iterdir())  # cleaned up
     workspace.dbt("build")
     assert workspace.query(
         "select sum(export_rows), bool_and(is_balanced) from marts.fct_export_run_totals"

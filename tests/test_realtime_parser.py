@@ -270,3 +270,106 @@ def test_transcription_usage_of_both_kinds() -> None:
         )
     )
     assert duration["usage"] == {"usage_type": "duration", "usage_seconds": 2.5}
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (
+            envelope({"type": "error", "event_id": 123}),
+            "field event_id: expected text, got number 123",
+        ),
+        (
+            envelope({"type": "error", "event_id": True}),
+            "field event_id: expected text, got boolean true",
+        ),
+        (
+            envelope({"type": "response.created", "response": {"id": {"x": 1}}}),
+            'field response.id: expected text, got object {"x":1}',
+        ),
+        (
+            envelope({"type": "error", "response_id": 5}),
+            "field response_id: expected text, got number 5",
+        ),
+        (envelope({"type": "error", "item_id": 0}), "field item_id: expected text, got number 0"),
+        (
+            envelope({"type": "error", "previous_item_id": 1}),
+            "field previous_item_id: expected text",
+        ),
+        (
+            envelope({"type": "error"}, session_id=7),
+            "field session_id: expected text, got number 7",
+        ),
+        (
+            envelope({"type": "error"}, deployment=7),
+            "field deployment: expected text, got number 7",
+        ),
+        (
+            {**envelope({"type": "error"}), "resource": 7},
+            "field resource: expected text, got number 7",
+        ),
+        (
+            envelope({"type": "session.created", "session": {"id": "s", "model": 4}}),
+            "field session.model: expected text, got number 4",
+        ),
+        (
+            envelope({"type": "error", "error": {"type": ["a"]}}),
+            'field error.type: expected text, got array ["a"]',
+        ),
+        (
+            envelope({"type": "error", "item_id": {"k": "v" * 100}}),
+            'field item_id: expected text, got object {"k":"' + "v" * 51 + "...",  # 60 characters
+        ),
+    ],
+)
+def test_values_of_the_wrong_type_name_their_field(record, reason) -> None:
+    with pytest.raises(rt.RecordError) as caught:
+        parse(record)
+    assert str(caught.value).startswith(reason)
+
+
+def test_counts_beyond_64_bits_are_refused_not_overflowed() -> None:
+    usage = b'{"total_tokens": %d, "input_tokens": 1}'
+    for value, stored in ((2**63 - 1, 2**63 - 1), (2**63, None), (2**64 - 1, None)):
+        raw = (
+            b'{"received_at": "2026-03-31T09:14:05Z", "resource": "r", "event": {"type": '
+            b'"response.done", "response": {"id": "r", "usage": ' + usage % value + b"}}}"
+        )
+        if stored is None:
+            with pytest.raises(rt.RecordError, match="is beyond the 64-bit integer range"):
+                rt.parse_record(raw, rt.Defaults())
+        else:
+            row = rt.as_dict(rt.parse_record(raw, rt.Defaults()))
+            assert row["usage"]["total_tokens"] == stored
+    # orjson reads integers beyond 64 bits as floats: refused by their value, not as fractions
+    raw = (
+        b'{"received_at": "2026-03-31T09:14:05Z", "resource": "r", "event": {"type": '
+        b'"response.done", "response": {"id": "r", "usage": {"output_tokens": 1e30}}}}'
+    )
+    with pytest.raises(rt.RecordError) as caught:
+        rt.parse_record(raw, rt.Defaults())
+    assert str(caught.value).startswith(
+        "field usage.output_tokens: 1000000000000000019884624838656 is beyond the 64-bit"
+    )
+
+
+@pytest.mark.parametrize(
+    ("received_at", "reason"),
+    [
+        (1774948445, "before 2015-01-01: epoch seconds written where milliseconds are expected?"),
+        ("2014-12-31T23:59:59Z", "before 2015-01-01: a clock or time zone gone wrong?"),
+        (
+            "2026-04-03T00:00:01Z",
+            "more than 2 days after this run: a clock or time zone gone wrong?",
+        ),
+    ],
+)
+def test_implausible_receive_times_are_refused(received_at, reason) -> None:
+    now = rt.Defaults(latest_received_at=datetime(2026, 4, 3, tzinfo=UTC))
+    with pytest.raises(rt.RecordError) as caught:
+        parse({"received_at": received_at, "resource": "r", "event": {"type": "error"}}, now)
+    assert str(caught.value).startswith(f"field received_at: {received_at!r} reads as ")
+    assert str(caught.value).endswith(reason)
+    # the bounds themselves are plausible
+    for edge in ("2015-01-01T00:00:00Z", "2026-04-03T00:00:00Z"):
+        parse({"received_at": edge, "resource": "r", "event": {"type": "error"}}, now)

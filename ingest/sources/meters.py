@@ -244,7 +244,9 @@ def block_size_of(unit_of_measure: str | None) -> int | None:
     scale = {None: 1, "K": 1_000, "M": 1_000_000}[
         match.group(2).upper() if match.group(2) else None
     ]
-    return int(Decimal(match.group(1)) * scale)
+    size = Decimal(match.group(1)) * scale
+    # a block is a whole number of units, at most a billion: anything else is not a unit of measure
+    return int(size) if size == size.to_integral_value() and 1 <= size <= 10**9 else None
 
 
 def _speech_or_realtime_family(words: list[str]) -> tuple[str, str | None] | None:

@@ -16,13 +16,18 @@ Understood shapes (see shared DOMAIN.md section 2):
 
 Audio payloads (`delta` of output audio deltas, `audio` of client `input_audio_buffer.append`) are
 replaced by their decoded byte length; everything else of the event is kept as JSON text.
+
+Every value is checked against the type of the column it lands in (ingest.events.EVENT_SCHEMA):
+text must be a JSON string, counts whole numbers within 64 bits, receive times plausible
+(between EARLIEST_RECEIVED_AT and RECEIVED_AT_MAX_AHEAD after now). A value that is not is the
+record's quarantine reason, naming the field ("field event_id: expected text, got number 123").
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -126,18 +131,66 @@ BETA_AUDIO_FORMATS: dict[str, tuple[str, int]] = {
 }
 
 
+# Plausible receive times. Realtime logs cannot predate the API; a time before 2015 is almost
+# always epoch seconds read as milliseconds (1970), one far ahead epoch microseconds or a clock
+# gone wrong. Neither is guessed: the record is quarantined with the value it held.
+EARLIEST_RECEIVED_AT = datetime(2015, 1, 1, tzinfo=UTC)
+RECEIVED_AT_MAX_AHEAD = timedelta(days=2)  # tolerated clock skew past the time of the run
+INT64_MAX = 2**63 - 1  # landed counts are BIGINT
+
+
 class RecordError(ValueError):
     """A record that cannot be landed; the message is the quarantine reason."""
 
 
+def _latest_received_at() -> datetime:
+    return datetime.now(UTC) + RECEIVED_AT_MAX_AHEAD
+
+
 @dataclass(frozen=True)
 class Defaults:
-    """What bare lines lack, supplied on the command line."""
+    """What bare lines lack, supplied on the command line, and the latest plausible receive time
+    (fixed when the run starts, so that every record of a run is held to the same bound)."""
 
     resource_name: str | None = None
     deployment_name: str | None = None
     received_at: datetime | None = None
     direction: str | None = None
+    latest_received_at: datetime = field(default_factory=_latest_received_at)
+
+
+_JSON_TYPE_NAMES = {
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "text",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
+
+
+def _json_value(value: Any) -> str:
+    """A JSON value as quoted in a reason: its type and (the start of) its text."""
+    kind = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{kind} {text}"
+
+
+def not_text(name: str, value: Any) -> RecordError:
+    return RecordError(f"field {name}: expected text, got {_json_value(value)}")
+
+
+def _text(value: Any, name: str) -> str | None:
+    """A text field: a JSON string or null. (Hot fields are checked inline, the same way.)"""
+    if value is not None and value.__class__ is not str:
+        raise not_text(name, value)
+    return value
 
 
 @lru_cache(maxsize=4096)
@@ -171,49 +224,86 @@ def field_of(obj: Any, name: str) -> Any:
 
 
 def _int_or_none(value: Any, what: str) -> int | None:
+    """A count: a non-negative whole number within 64 bits, or null. (orjson reads integers
+    beyond 64 bits as floats: they fail here as beyond the range, not later in Arrow.)"""
     if value is None:
         return None
+    if value.__class__ is int and 0 <= value <= INT64_MAX:  # the fast, common case
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RecordError(f"{what} is not a number: {value!r}")
+        raise RecordError(f"field {what}: expected a whole number, got {_json_value(value)}")
     if isinstance(value, float):
         if not value.is_integer():
-            raise RecordError(f"{what} is not a whole number: {value!r}")
+            raise RecordError(f"field {what}: expected a whole number, got {value!r}")
         value = int(value)
     if value < 0:
-        raise RecordError(f"{what} is negative: {value!r}")
+        raise RecordError(f"field {what}: negative value {value}")
+    if value > INT64_MAX:
+        raise RecordError(
+            f"field {what}: {value} is beyond the 64-bit integer range (max {INT64_MAX})"
+        )
     return value
 
 
+def check_received_at(value: datetime, written: Any, latest: datetime) -> datetime:
+    """`value` (parsed from `written`) if it is a plausible receive time, else RecordError
+    naming the value and the likely mix-up of units."""
+    if EARLIEST_RECEIVED_AT <= value <= latest:
+        return value
+    numeric = isinstance(written, int | float) and not isinstance(written, bool)
+    numeric = numeric or (isinstance(written, str) and written.strip().isdigit())
+    if value < EARLIEST_RECEIVED_AT:
+        problem = f"before {EARLIEST_RECEIVED_AT.date().isoformat()}"
+        hint = "epoch seconds written where milliseconds are expected?"
+    else:
+        problem = f"more than {RECEIVED_AT_MAX_AHEAD.days} days after this run"
+        hint = "a number in another unit than epoch milliseconds, or a clock gone wrong?"
+    if not numeric:
+        hint = "a clock or time zone gone wrong?"
+    raise RecordError(
+        f"field received_at: {written!r} reads as {value.isoformat()}, {problem}: {hint}"
+    )
+
+
 def parse_received_at(value: Any) -> datetime:
-    """ISO-8601 (zone optional, UTC assumed) or epoch milliseconds -> aware UTC datetime."""
+    """ISO-8601 (zone optional, UTC assumed) or epoch milliseconds -> aware UTC datetime.
+    (Not checked for plausibility: see check_received_at.)"""
     if type(value) is str:  # fast path: what loggers write
         try:
             parsed = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
             if parsed.tzinfo is None:
                 return parsed.replace(tzinfo=UTC)
             return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass
     if isinstance(value, bool):
         raise RecordError(f"received_at is not a time: {value!r}")
     if isinstance(value, int | float):
         try:
             return datetime.fromtimestamp(value / 1000, tz=UTC)
         except (OverflowError, OSError, ValueError) as exc:
-            raise RecordError(f"received_at epoch milliseconds out of range: {value!r}") from exc
+            raise RecordError(
+                f"received_at epoch milliseconds out of range: {value!r} "
+                "(epoch microseconds or nanoseconds written where milliseconds are expected?)"
+            ) from exc
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit() and len(text) <= 20:
             return parse_received_at(int(text))
+        shown = value if len(value) <= 60 else value[:57] + "..."
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError as exc:
-            raise RecordError(f"received_at is not ISO-8601 or epoch ms: {value!r}") from exc
+            raise RecordError(
+                f"received_at is not ISO-8601 or epoch ms (or is out of range): {shown!r}"
+            ) from exc
         if parsed.tzinfo is None:
             return parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    raise RecordError(f"received_at is not a time: {value!r}")
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:
+            raise RecordError(f"received_at is out of range in UTC: {shown!r}") from exc
+    raise RecordError(f"received_at is not a time: {_json_value(value)}")
 
 
 def base64_decoded_length(payload: Any, what: str) -> int:
@@ -231,20 +321,20 @@ def base64_decoded_length(payload: Any, what: str) -> int:
     return n // 4 * 3 - padding
 
 
-def _audio_format(fmt: Any) -> tuple[str | None, int | None]:
+def _audio_format(fmt: Any, name: str) -> tuple[str | None, int | None]:
     """GA `{"type": "audio/pcm", "rate": 24000}` or beta `"pcm16"` -> (type, rate)."""
     if fmt is None:
         return None, None
     if isinstance(fmt, str):
         return BETA_AUDIO_FORMATS.get(fmt, (fmt, None))
     if isinstance(fmt, dict):
-        kind = field_of(fmt, "type")
+        kind = _text(field_of(fmt, "type"), f"{name}.type")
         rate = field_of(fmt, "rate")
         if kind in ("audio/pcmu", "audio/pcma") and rate is None:
             rate = 8000
         if kind == "audio/pcm" and rate is None:
             rate = 24000
-        return kind, _int_or_none(rate, "audio format rate")
+        return kind, _int_or_none(rate, f"{name}.rate")
     return None, None
 
 
@@ -260,12 +350,12 @@ def _session_config(session: Any) -> dict[str, Any] | None:
         transcription = field_of(session, "input_audio_transcription")
     in_fmt = field_of(audio_in, "format") or field_of(session, "input_audio_format")
     out_fmt = field_of(audio_out, "format") or field_of(session, "output_audio_format")
-    in_kind, in_rate = _audio_format(in_fmt)
-    out_kind, out_rate = _audio_format(out_fmt)
+    in_kind, in_rate = _audio_format(in_fmt, "session input audio format")
+    out_kind, out_rate = _audio_format(out_fmt, "session output audio format")
     return {
-        "model": field_of(session, "model"),
-        "session_type": field_of(session, "type") or "realtime",
-        "transcription_model": field_of(transcription, "model"),
+        "model": _text(field_of(session, "model"), "session.model"),
+        "session_type": _text(field_of(session, "type"), "session.type") or "realtime",
+        "transcription_model": _text(field_of(transcription, "model"), "transcription model"),
         "input_audio_format": in_kind,
         "input_audio_rate": in_rate,
         "output_audio_format": out_kind,
@@ -401,27 +491,44 @@ def parse_object(obj: Any, raw: bytes, defaults: Defaults) -> Row:
         received_at = defaults.received_at
     else:
         received_at = parse_received_at(received)
+        if not EARLIEST_RECEIVED_AT <= received_at <= defaults.latest_received_at:
+            check_received_at(received_at, received, defaults.latest_received_at)
 
-    resource = envelope.get("resource") or defaults.resource_name
+    # Text fields are checked where they are read (inline, as in _text: this is the hot path),
+    # before any `or` fallback, so that a number never passes for a missing value.
+    resource = envelope.get("resource")
+    if resource is not None and resource.__class__ is not str:
+        raise not_text("resource", resource)
+    resource = resource or defaults.resource_name
     if not resource:
         raise RecordError(
             "no resource: the line has no envelope 'resource' and --resource was not given"
         )
+    deployment = envelope.get("deployment")
+    if deployment is not None and deployment.__class__ is not str:
+        raise not_text("deployment", deployment)
     direction = envelope.get("direction") or defaults.direction
     if direction is None:
         direction = "client" if event_type in CLIENT_EVENT_TYPES else "server"
     if direction not in ("server", "client"):
         raise RecordError(f"direction is neither 'server' nor 'client': {direction!r}")
     event_id = ev.get("event_id")
+    if event_id is not None and event_id.__class__ is not str:
+        raise not_text("event_id", event_id)
 
     # Session: the envelope's, else the event's own (session.created / session.updated). Bare
     # events of one connection get theirs from the file order in dbt (int_events_sessionised).
     session = ev.get("session")
     session_id = session_id_source = session_config = None
-    if envelope.get("session_id"):
-        session_id, session_id_source = envelope["session_id"], "envelope"
-    elif isinstance(session, dict) and (own_session_id := field_of(session, "id")):
-        session_id, session_id_source = own_session_id, "event"
+    envelope_session_id = envelope.get("session_id")
+    if envelope_session_id is not None and envelope_session_id.__class__ is not str:
+        raise not_text("session_id", envelope_session_id)
+    if envelope_session_id:
+        session_id, session_id_source = envelope_session_id, "envelope"
+    elif isinstance(session, dict):
+        own_session_id = _text(field_of(session, "id"), "session.id")
+        if own_session_id:
+            session_id, session_id_source = own_session_id, "event"
     if event_type in ("session.created", "session.updated", "transcription_session.updated"):
         session_config = _session_config(session)
 
@@ -431,14 +538,30 @@ def parse_object(obj: Any, raw: bytes, defaults: Defaults) -> Row:
         response_id = field_of(response, "id")
         response_status = field_of(response, "status")
         conversation_id = field_of(response, "conversation_id")
+        for name, value in (
+            ("response.id", response_id),
+            ("response.status", response_status),
+            ("response.conversation_id", conversation_id),
+        ):
+            if value is not None and value.__class__ is not str:
+                raise not_text(name, value)
         if event_type == "response.done":
             usage = _usage(field_of(response, "usage"))
     else:
         response_id = ev.get("response_id")
+        if response_id is not None and response_id.__class__ is not str:
+            raise not_text("response_id", response_id)
     if event_type == "response.done" and not response_id:
         raise RecordError("response.done has no response.id")
 
-    item_id = ev.get("item_id") or field_of(ev.get("item"), "id")
+    item_id = ev.get("item_id")
+    if item_id is not None and item_id.__class__ is not str:
+        raise not_text("item_id", item_id)
+    if not item_id and "item" in ev:
+        item_id = _text(field_of(ev["item"], "id"), "item.id")
+    previous_item_id = ev.get("previous_item_id")
+    if previous_item_id is not None and previous_item_id.__class__ is not str:
+        raise not_text("previous_item_id", previous_item_id)
     if event_type.startswith("conversation.item.input_audio_transcription."):
         usage = _usage(ev.get("usage"))
     audio_start_ms = audio_end_ms = audio_payload_bytes = error = None
@@ -451,9 +574,9 @@ def parse_object(obj: Any, raw: bytes, defaults: Defaults) -> Row:
     if isinstance(error_object, dict):
         code = field_of(error_object, "code")
         error = {
-            "error_type": field_of(error_object, "type"),
+            "error_type": _text(field_of(error_object, "type"), "error.type"),
             "error_code": None if code is None else str(code),
-            "error_message": field_of(error_object, "message"),
+            "error_message": _text(field_of(error_object, "message"), "error.message"),
         }
 
     payload_key = AUDIO_PAYLOAD_KEYS.get(event_type)
@@ -476,8 +599,8 @@ def parse_object(obj: Any, raw: bytes, defaults: Defaults) -> Row:
 
     return (  # EVENT_COLUMNS order
         received_at,
-        _lower(str(resource)),
-        envelope.get("deployment") or defaults.deployment_name,
+        _lower(resource),
+        deployment or defaults.deployment_name,
         direction,
         session_id,
         session_id_source,
@@ -489,7 +612,7 @@ def parse_object(obj: Any, raw: bytes, defaults: Defaults) -> Row:
         response_status,
         conversation_id,
         item_id,
-        ev.get("previous_item_id"),
+        previous_item_id,
         audio_start_ms,
         audio_end_ms,
         audio_payload_bytes,

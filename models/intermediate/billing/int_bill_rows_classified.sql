@@ -139,7 +139,8 @@ classified as (
             else 'other_charge'
         end as cost_class,
         cast(coalesce(
-            scoped.x_pricing_block_size,
+            -- a block size outside 1..1e9 is not one (and would overflow)
+            case when scoped.x_pricing_block_size between 1 and 1000000000 then scoped.x_pricing_block_size end,
             case upper(trim(scoped.x_pricing_unit_description))
                 when '1K' then 1000
                 when '10K' then 10000
