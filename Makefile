@@ -84,8 +84,9 @@ browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
 
+# Test files run on both cores (a file's tests stay together: they share module fixtures).
 test: setup node_modules/.installed browser lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 bench-events: setup
 	$(BIN)/python benchmarks/bench_events.py

@@ -268,7 +268,12 @@ def focus_command(
         if focus.is_landed(runs.get(plan.run_key), plan, zone):
             counts["skipped"] += 1
             continue
-        result = focus.land_run(plan, zone, workers or os.cpu_count() or 1)
+        try:
+            result = focus.land_run(plan, zone, workers or os.cpu_count() or 1)
+        except Exception as exc:  # one run that cannot be landed never costs the others
+            typer.echo(f"error: run {plan.run_key} ({plan.source.uri}) not landed: {exc}", err=True)
+            unreadable += 1
+            continue
         focus.save_run(zone, result.row)
         runs[plan.run_key] = result.row
         counts[result.row["status"]] += 1

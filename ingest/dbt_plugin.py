@@ -16,4 +16,4 @@ class Plugin(BasePlugin):
         from ingest.zone import open_zone
 
         # the same path the sources read (models/staging/*/_*__sources.yml)
-        open_zone(Path(os.environ.get("TOKENRECON_LANDING", "data/landing")))
+        open_zone(Path(os.environ.get("TOKENRECON_LANDING") or "data/landing"))

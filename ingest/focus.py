@@ -33,13 +33,12 @@ import os
 import re
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -53,7 +52,7 @@ import xxhash
 from ingest import azure_blob
 from ingest.focus_columns import ColumnNormaliser, read_as_dictionary, stacked, write_part
 from ingest.inputs import InputFile, SourceError, resolve
-from ingest.landing import SCRATCH, LandingZone, LoadRecord, load_key, write_table_atomically
+from ingest.landing import LandingZone, LoadRecord, load_key, write_table_atomically
 from ingest.sources import focus as fx
 from ingest.sources import meters
 
@@ -62,9 +61,7 @@ RUNS = "focus_runs"
 METERS = "focus_meters"
 TOTALS = "focus_run_totals"
 COST_TYPE = pa.decimal128(38, 18)
-# What makes loose files (no manifest) of one account comparable: month-to-date downloads of
-# the same billing account and subscriptions supersede each other like the runs of an export.
-ACCOUNT_COLUMNS = ("BillingAccountId", "SubAccountId")
+EXACT = Context(prec=80)  # sums of DECIMAL(38,18) values, exactly
 DATA_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet")
 CSV_BLOCK_BYTES = 2 << 20  # CSV bytes the reader parses at once
 CSV_BLOCKS_PER_BATCH = 4  # blocks normalised together
@@ -255,7 +252,8 @@ class FileRead:
     problem: str | None = None
     # landed rows and BilledCost per billing currency (None: rows without a currency)
     totals: dict[str | None, tuple[int, Decimal]] = field(default_factory=dict)
-    accounts: set[str] = field(default_factory=set)  # billing and sub account ids of the rows
+    accounts: set[str] = field(default_factory=set)  # sub account ids of the rows
+    billing_accounts: set[str] = field(default_factory=set)  # billing account ids of the rows
 
 
 def add_totals(
@@ -277,12 +275,13 @@ def add_totals(
         .group_by("currency")
         .aggregate([("cost", "sum"), ([], "count_all")])
     )
-    for row in grouped.to_pylist():
-        rows, billed = totals.get(row["currency"], (0, Decimal(0)))
-        totals[row["currency"]] = (
-            rows + row["count_all"],
-            billed + (row["cost_sum"] if row["cost_sum"] is not None else Decimal(0)),
-        )
+    with localcontext(EXACT):  # Python's default 28 digits would round a large bill's total
+        for row in grouped.to_pylist():
+            rows, billed = totals.get(row["currency"], (0, Decimal(0)))
+            totals[row["currency"]] = (
+                rows + row["count_all"],
+                billed + (row["cost_sum"] if row["cost_sum"] is not None else Decimal(0)),
+            )
     return totals
 
 
@@ -370,10 +369,12 @@ def read_file(
         written[-1].parent.mkdir(parents=True, exist_ok=True)
         write_part(good, written[-1])
         add_totals(result.totals, good)
-        for column in ACCOUNT_COLUMNS:
+        for column, found in (
+            ("BillingAccountId", result.billing_accounts),
+            ("SubAccountId", result.accounts),
+        ):
             if column in good.column_names:
-                values = pc.unique(pc.cast(good[column], pa.string())).drop_null()
-                result.accounts.update(values.to_pylist())
+                found.update(pc.unique(pc.cast(good[column], pa.string())).drop_null().to_pylist())
         if "BillingPeriodStart" in good.column_names:
             for month in pc.unique(pc.floor_temporal(good["BillingPeriodStart"], unit="month")):
                 if month.is_valid:
@@ -416,7 +417,15 @@ def read_file(
             if sum(b.num_rows for b in pending) >= PART_ROWS:
                 flush()
         flush()
-    except (pa.ArrowInvalid, OSError, EOFError, gzip.BadGzipFile, duckdb.Error) as exc:
+    except (
+        pa.ArrowInvalid,
+        OSError,
+        EOFError,
+        gzip.BadGzipFile,
+        duckdb.Error,
+        UnicodeDecodeError,
+        csv.Error,
+    ) as exc:
         result.problem = f"{uri}: could not be read: {exc}"
     if result.problem:
         for part in written:
@@ -455,41 +464,24 @@ def _run_row(plan: RunPlan) -> dict[str, Any]:
     }
 
 
-def scratch_dir(zone: LandingZone) -> Path:
-    """A fresh folder for a run being landed, where no reader's `<dataset>/**/*.parquet` glob
-    looks (the run appears only when the folder is renamed into place). Folders that earlier
-    processes left behind - killed before they finished - are removed first."""
-    root = zone.root / SCRATCH / COSTS
-    root.mkdir(parents=True, exist_ok=True)
-    for left in root.iterdir():
-        pid = left.name.split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(left, ignore_errors=True)
-    folder = root / f"{os.getpid()}-{uuid.uuid4().hex}"
-    folder.mkdir()
-    return folder
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
     """Land one run whole: its parts replace any earlier landing of the same run. Up to
     `workers` data files are read at once (threads: Arrow, DuckDB and the Parquet writer work
     outside Python's lock); results are taken in the manifest's order."""
     row = _run_row(plan)
     problems: list[str] = []
-    staging = scratch_dir(zone)
+    # landing a run again: un-commit it first, so that a crash before its new commit record
+    # leaves the run absent (and landed again next time), never old bookkeeping over new rows
+    run_path(zone, plan.run_key).unlink(missing_ok=True)
+    # a locked folder of this process's own, where no reader looks; the run appears only when
+    # its folder is renamed into place (leftovers of killed runs are removed on the next open)
+    scratch = zone.scratch(COSTS)
+    staging = scratch.folder / "run"
+    staging.mkdir()
     quarantined: list[dict[str, Any]] = []
     months: set[date] = set()
     accounts: set[str] = set()
+    billing_accounts: set[str] = set()
     unreadable = False
     charge_end: datetime | None = None
     totals: dict[str | None, tuple[int, Decimal]] = {}
@@ -514,11 +506,13 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
             row["rows_landed"] += read.rows_landed
             quarantined.extend(read.quarantined)
             if not read.problem:
-                for currency, (rows, billed) in read.totals.items():
-                    before = totals.get(currency, (0, Decimal(0)))
-                    totals[currency] = (before[0] + rows, before[1] + billed)
+                with localcontext(EXACT):
+                    for currency, (rows, billed) in read.totals.items():
+                        before = totals.get(currency, (0, Decimal(0)))
+                        totals[currency] = (before[0] + rows, before[1] + billed)
             months |= read.billing_months
             accounts |= read.accounts
+            billing_accounts |= read.billing_accounts
             if read.max_charge_end and (charge_end is None or read.max_charge_end > charge_end):
                 charge_end = read.max_charge_end
             if read.problem:
@@ -550,8 +544,8 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
             expected -= sum(b.row_count or 0 for b in plan.repeated)
         if expected is not None and expected != row["rows_read"] and not problems:
             problems.append(f"manifest says {expected} rows, the files hold {row['rows_read']}")
-        if m is None and accounts:
-            row["scope"] = "loose:" + ",".join(sorted(accounts)).lower()
+        if m is None and (billing_accounts or accounts):
+            row["scope"] = "loose:" + ",".join(sorted(billing_accounts or accounts)).lower()
         if quarantined:
             problems.append(f"{len(quarantined)} rows quarantined")
         row["rows_quarantined"] = len(quarantined)
@@ -593,8 +587,7 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
         save_run_meters(zone, plan.run_key, final)
     finally:
         pool.shutdown(cancel_futures=True)
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(staging.with_name(staging.name + "-replaced"), ignore_errors=True)
+        scratch.close()
     notes = [
         f"{plan.source.uri}: {b.name} listed again in the manifest, read once"
         for b in plan.repeated

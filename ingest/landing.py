@@ -419,9 +419,13 @@ class LandingZone:
         return _quarantine_table(record.dataset, record.file_id or "", rows)
 
     def write_quarantine(self, dataset: str, file_id: str, rows: Iterable[dict[str, Any]]) -> None:
+        """The records of one input (or run) that could not land: replaces any earlier ones, so
+        landing the same input again cleanly leaves no stale quarantine behind."""
         table = _quarantine_table(dataset, file_id, rows)
         if table.num_rows:
             write_table_atomically(table, self.quarantine_path(dataset, file_id))
+        else:
+            self.quarantine_path(dataset, file_id).unlink(missing_ok=True)
 
     def record_load(self, record: LoadRecord) -> None:
         record.finished_at = datetime.now(UTC)

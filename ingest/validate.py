@@ -97,13 +97,24 @@ def _frames(warehouse: Path) -> dict[str, Any]:
                 where billed.billing_currency = 'USD' and billed.list_unit_price > 0
                     and catalogue.unit_price_min_usd > 0"""
             ).df(),
+            # the non-negative checks judge the meters Realtime logs explain: an out-of-scope
+            # meter's correction may bill a negative amount and is never a validation failure
             "reconciliation": con.sql(
-                "select meter_name, usage_date, cast(api_quantity as double) as api_quantity, "
-                "cast(billed_quantity as double) as billed_quantity, "
-                "cast(billed_cost as double) as billed_cost, "
-                "cast(api_cost_estimate as double) as api_cost_estimate, "
-                "cast(billed_to_api_ratio as double) as billed_to_api_ratio, reconciliation_status "
-                "from marts.fct_meter_reconciliation"
+                """select meter_name, usage_date, reconciliation_status,
+                    cast(billed_to_api_ratio as double) as billed_to_api_ratio,
+                    {checked}
+                from marts.fct_meter_reconciliation""".format(
+                    checked=", ".join(
+                        f"case when reconciliation_status != 'out_of_scope' "
+                        f"then cast({c} as double) end as {c}"
+                        for c in (
+                            "api_quantity",
+                            "billed_quantity",
+                            "billed_cost",
+                            "api_cost_estimate",
+                        )
+                    )
+                )
             ).df(),
             "classified_keys": [
                 row[0]

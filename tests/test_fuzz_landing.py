@@ -173,14 +173,55 @@ def test_every_mutated_export_row_is_landed_or_quarantined(
         assert (landed, quarantined) == (run["rows_landed"], run["rows_quarantined"])
 
 
+# Values that parse - so the rows land and reach the marts - but no sane bill holds.
+LANDABLE = {
+    "BilledCost": ["-12.5", "0", "99999999999999999999", "0.000000000000000001"],
+    "PricingQuantity": ["-3", "0", "99999999999999999999", "1e-18"],
+    "ListUnitPrice": ["0", "-1", "999999999999"],
+    "x_PricingBlockSize": ["0", "-1000", "99999999999999999999", "7"],
+    "x_PricingUnitDescription": ["", "1 Hour", "10K", "999999999999"],
+    "BillingCurrency": ["", "XTS", "usd"],
+    "ChargePeriodStart": [""],
+    "ChargeCategory": ["", "Refund", "Credit"],
+    "x_SkuMeterName": ["", "Standard Unit", "Provisioned Managed Global Unit", "gpt rt x"],
+    "x_SkuMeterSubcategory": ["", "Llama", "Azure OpenAI Future"],
+    "ResourceName": ["", "A'B"],
+}
+
+
+def landable_bill(rows: list[dict], rnd: random.Random, count: int) -> bytes:
+    rows = [dict(r) for r in rows]
+    for _ in range(count):
+        column = rnd.choice(sorted(LANDABLE))
+        rnd.choice(rows)[column] = rnd.choice(LANDABLE[column])
+    return _bill_csv(rows)
+
+
 def test_dbt_build_is_green_on_mutated_logs_and_bills(workspace: Workspace, tmp_path: Path) -> None:
     rnd = random.Random(20261203)
     lines = [mutate_line(line, rnd) if rnd.random() < 0.3 else line for line in LINES]
     (tmp_path / "log.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     (tmp_path / "costs.csv").write_bytes(mutate_bill(bill_rows("final"), rnd, 6))
+    bills = tmp_path / "landable"
+    for n in range(4):  # odd values that land: the rows reach every mart
+        bills.mkdir(exist_ok=True)
+        rows = bill_rows("final")
+        for row in rows:
+            row["BillingAccountId"] = f"/providers/Microsoft.Billing/billingAccounts/fuzz-{n}"
+        (bills / f"costs-{n}.csv").write_bytes(landable_bill(rows, rnd, 12))
+    assert workspace.ingest("focus", str(bills)).exit_code == 0
+    assert [r["status"] for r in workspace.landed_focus("select status from runs")] == [
+        "complete"
+    ] * 4
     assert workspace.ingest("events", str(tmp_path / "log.jsonl")).exit_code == 0
     assert workspace.ingest("focus", str(tmp_path / "costs.csv")).exit_code == 0
     workspace.dbt("build")
+    [(balanced, rows_in_marts)] = workspace.query(
+        "select bool_and(is_balanced), sum(warehouse_rows) from marts.fct_export_run_totals "
+        "where run_key in (select run_key from marts.dim_export_runs "
+        "where source_uri like '%landable%' and is_current)"
+    )
+    assert (balanced, rows_in_marts) == (True, 4 * len(bill_rows("final")))
     read, landed, quarantined, _ = _balance(workspace)
     assert read == landed + quarantined > 0
     assert workspace.query(

@@ -649,6 +649,63 @@ def test_the_parser_alone_classifies_at_least_95_percent_of_the_catalogue(capsys
     assert share >= 0.95
 
 
+LABELLED = Path(__file__).parent / "fixtures" / "realtime_meters_labelled.csv"
+
+
+def test_the_parser_alone_agrees_with_labels_it_did_not_make(capsys) -> None:
+    """The 95% figure above measures the parser against a catalogue it classified itself (bar
+    the overrides). This one measures it against labels made before it existed: the 333
+    realtime and audio meters as the first catalogue classified them, checked by hand. Their
+    usage field differs by design only for Chat Completions audio models (gpt-audio,
+    gpt-4o-audio-preview), which Realtime logs cannot explain: out of scope now."""
+    with LABELLED.open(encoding="utf-8") as f:
+        labelled = list(csv.DictReader(f))
+    units = {"1K": "tokens", "1M": "tokens", "hour": "hours", "1M characters": "characters"}
+    agree = []
+    for row in labelled:
+        try:
+            meter = meters.parse_meter(
+                row["meter_name"], row["product_name"], row["unit_of_measure"], use_overrides=False
+            )
+        except meters.MeterError:
+            continue
+        expected_field = None if row["usage_field"] == "none" else row["usage_field"]
+        if meter.scope == "other_azure_openai":
+            expected_field = None
+        agree.append(
+            (
+                meter.family,
+                meter.model_version or "",
+                meter.modality,
+                meter.direction,
+                str(meter.is_cached),
+                meter.deployment_type,
+                meter.pricing_unit,
+                str(meter.block_size),
+                meter.usage_field,
+            )
+            == (
+                row["family"],
+                row["model_version"],
+                row["modality"],
+                row["direction"],
+                row["is_cached"],
+                row["deployment_type"],
+                units[row["unit"]],
+                row["block_size"],
+                expected_field,
+            )
+        )
+    share = sum(agree) / len(labelled)
+    with capsys.disabled():
+        print(
+            f"\nmeter-name parser alone vs hand-checked labels: {sum(agree)} of {len(labelled)} "
+            f"({share:.1%})"
+        )
+    assert len(labelled) == 333
+    assert share >= 0.95
+
+
 def test_the_committed_seed_is_what_the_parser_says() -> None:
     """Every seed row's classification is the parser's (with overrides) of its name, product
     and unit of measure: after a parser change, `python -m ingest meters` rebuilds it."""

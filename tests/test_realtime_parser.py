@@ -330,17 +330,24 @@ def test_values_of_the_wrong_type_name_their_field(record, reason) -> None:
 
 def test_counts_beyond_64_bits_are_refused_not_overflowed() -> None:
     usage = b'{"total_tokens": %d, "input_tokens": 1}'
-    for value, stored in ((2**63 - 1, 2**63 - 1), (2**63, None), (2**64 - 1, None)):
+    cases = (
+        (rt.MAX_COUNT, rt.MAX_COUNT),  # the largest plausible count lands
+        (rt.MAX_COUNT + 1, "is not a plausible count"),  # sums of such would overflow BIGINT
+        (2**63 - 1, "is not a plausible count"),
+        (2**63, "is beyond the 64-bit integer range"),
+        (2**64 - 1, "is beyond the 64-bit integer range"),
+    )
+    for value, expected in cases:
         raw = (
             b'{"received_at": "2026-03-31T09:14:05Z", "resource": "r", "event": {"type": '
             b'"response.done", "response": {"id": "r", "usage": ' + usage % value + b"}}}"
         )
-        if stored is None:
-            with pytest.raises(rt.RecordError, match="is beyond the 64-bit integer range"):
+        if isinstance(expected, str):
+            with pytest.raises(rt.RecordError, match=expected):
                 rt.parse_record(raw, rt.Defaults())
         else:
             row = rt.as_dict(rt.parse_record(raw, rt.Defaults()))
-            assert row["usage"]["total_tokens"] == stored
+            assert row["usage"]["total_tokens"] == expected
     # orjson reads integers beyond 64 bits as floats: refused by their value, not as fractions
     raw = (
         b'{"received_at": "2026-03-31T09:14:05Z", "resource": "r", "event": {"type": '

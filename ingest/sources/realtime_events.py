@@ -137,6 +137,10 @@ BETA_AUDIO_FORMATS: dict[str, tuple[str, int]] = {
 EARLIEST_RECEIVED_AT = datetime(2015, 1, 1, tzinfo=UTC)
 RECEIVED_AT_MAX_AHEAD = timedelta(days=2)  # tolerated clock skew past the time of the run
 INT64_MAX = 2**63 - 1  # landed counts are BIGINT
+# Counts and durations beyond these are no real response's (and their sums would overflow the
+# warehouse's integers): quarantined as implausible.
+MAX_COUNT = 10**12
+MAX_SECONDS = 10**7
 
 
 class RecordError(ValueError):
@@ -228,7 +232,7 @@ def _int_or_none(value: Any, what: str) -> int | None:
     beyond 64 bits as floats: they fail here as beyond the range, not later in Arrow.)"""
     if value is None:
         return None
-    if value.__class__ is int and 0 <= value <= INT64_MAX:  # the fast, common case
+    if value.__class__ is int and 0 <= value <= MAX_COUNT:  # the fast, common case
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordError(f"field {what}: expected a whole number, got {_json_value(value)}")
@@ -242,6 +246,8 @@ def _int_or_none(value: Any, what: str) -> int | None:
         raise RecordError(
             f"field {what}: {value} is beyond the 64-bit integer range (max {INT64_MAX})"
         )
+    if value > MAX_COUNT:
+        raise RecordError(f"field {what}: {value} is not a plausible count (over {MAX_COUNT})")
     return value
 
 
@@ -400,6 +406,10 @@ def _usage(usage: Any) -> dict[str, Any] | None:
         seconds = field_of(usage, "seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise RecordError(f"usage.seconds is not a non-negative number: {seconds!r}")
+        if seconds > MAX_SECONDS:
+            raise RecordError(
+                f"field usage.seconds: {seconds!r} is not a plausible duration (over {MAX_SECONDS})"
+            )
         return {"usage_type": "duration", "usage_seconds": float(seconds)}
     if kind in (None, "tokens"):
         return _token_usage(usage)

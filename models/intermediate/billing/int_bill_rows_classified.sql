@@ -5,7 +5,7 @@
     - service: Azure OpenAI / Foundry by facts about the row - its meter category or service name
       (vars ai_service_categories / ai_service_names) or its resource type
       (microsoft.cognitiveservices/accounts) - and, within that, Azure OpenAI when the meter
-      subcategory says so or the meter is one the catalogue or the parser knows;
+      subcategory says so, or (no subcategory) the meter is one the catalogue or parser knows;
     - cost_class: usage of Azure OpenAI meters the Realtime logs explain (azure_openai_in_scope),
       other Azure OpenAI meters (azure_openai_out_of_scope), Azure OpenAI meters nobody can
       classify (azure_openai_unmapped), usage of other services (other_service), and
@@ -111,9 +111,15 @@ scoped as (
 
     select
         with_meters.*,
+        -- by the subcategory where the bill names one (Llama, Grok, QnA Maker... share meter
+        -- names such as `Provisioned Managed Global Unit` with Azure OpenAI); by the meter
+        -- only where it names none
         with_meters.is_ai_service and (
             lower(coalesce(with_meters.x_sku_meter_subcategory, '')) like '%openai%'
-            or with_meters.meter_source in ('catalogue', 'parsed')
+            or (
+                coalesce(trim(with_meters.x_sku_meter_subcategory), '') = ''
+                and with_meters.meter_source in ('catalogue', 'parsed')
+            )
         ) as is_azure_openai
 
     from with_meters
@@ -169,30 +175,36 @@ checked as (
 
     select
         classified.*,
-        classified.pricing_quantity * classified.block_size as billed_quantity,
+        -- blocks at 6 decimals (a token of a 1M block, 3.6 ms of an hour): DECIMAL(38,18) x a
+        -- block size would leave two integer digits
+        cast(classified.pricing_quantity as decimal(38, 6)) * classified.block_size as billed_quantity,
         case
             when classified.pricing_unit = 'tokens'
-                then classified.pricing_quantity * classified.block_size
+                then cast(classified.pricing_quantity as decimal(38, 6)) * classified.block_size
         end as billed_tokens,
         case
             when classified.pricing_unit = 'hours'
-                then classified.pricing_quantity * classified.block_size
+                then cast(classified.pricing_quantity as decimal(38, 6)) * classified.block_size
         end as billed_hours,
         case
             when
                 classified.list_unit_price is null or classified.list_unit_price = 0 or classified.list_cost is null
                 then null
-            -- at 12 decimals (18 + 18 would leave DECIMAL(38) two integer digits)
+            -- unchecked beyond a billion (price or blocks): the product would not fit
+            when abs(classified.list_unit_price) >= 1000000000 or abs(classified.pricing_quantity) >= 1000000000
+                then null
             else abs(
-                    cast(classified.list_unit_price as decimal(38, 12))
-                    * cast(classified.pricing_quantity as decimal(38, 12))
+                    cast(classified.list_unit_price as decimal(38, 10))
+                    * cast(classified.pricing_quantity as decimal(38, 10))
                     - classified.list_cost
                 ) <= {{ var('price_identity_tolerance') }}
         end as is_price_identity_ok,
         case
             when classified.consumed_quantity is null then 'missing'
             when classified.pricing_quantity = 0 and classified.consumed_quantity = 0 then 'zero'
-            when classified.consumed_quantity = classified.pricing_quantity * classified.block_size then 'tokens'
+            when abs(classified.pricing_quantity) >= 1000000000000 then 'neither'
+            when classified.consumed_quantity
+                = cast(classified.pricing_quantity as decimal(38, 6)) * classified.block_size then 'tokens'
             when classified.consumed_quantity = classified.pricing_quantity then 'blocks'
             else 'neither'
         end as consumed_quantity_basis

@@ -8,7 +8,8 @@
     - duplicate_bill_rows: identical rows within one current export run (all of them count: a
       real bill does not repeat a row, but tokenrecon will not guess which to drop);
     - unmapped_meter: Azure OpenAI usage on a meter nobody can classify;
-    - incomplete_run: export runs that could not be landed whole, so never became current.
+    - incomplete_run: export runs that could not be landed whole, so never became current;
+    - bill_rows_missing_values: rows without a charge date, a billing currency, or (usage) a meter.
 #}
 with
 
@@ -161,6 +162,47 @@ unmapped_meters as (
 
 ),
 
+rows_missing_values as (
+
+    select
+        bill_rows.charge_date,
+        bill_rows.normalised_resource_name,
+        concat_ws(
+            ', ',
+            case when bill_rows.charge_date is null then 'no ChargePeriodStart' end,
+            case when bill_rows.billing_currency is null then 'no BillingCurrency' end,
+            case
+                when bill_rows.sku_meter is null and bill_rows.charge_category = 'Usage'
+                    then 'usage without a meter'
+            end
+        ) as missing
+
+    from bill_rows
+    where
+        bill_rows.charge_date is null
+        or bill_rows.billing_currency is null
+        or (bill_rows.sku_meter is null and bill_rows.charge_category = 'Usage')
+
+),
+
+missing_values as (
+
+    select
+        'bill_rows_missing_values' as check_name,
+        rows_missing_values.charge_date as check_date,
+        rows_missing_values.normalised_resource_name as resource_name,
+        rows_missing_values.missing as subject,
+        count(*) as affected_records,
+        'landed and summed as they are; dates, currencies or meters unknown' as consequence
+
+    from rows_missing_values
+    group by
+        rows_missing_values.charge_date,
+        rows_missing_values.normalised_resource_name,
+        rows_missing_values.missing
+
+),
+
 incomplete_runs as (
 
     select
@@ -186,6 +228,8 @@ final as (
     select * from unmapped_meters
     union all
     select * from incomplete_runs
+    union all
+    select * from missing_values
 
 )
 

@@ -29,6 +29,14 @@ landed as (
 
 ),
 
+runs_with_totals as (
+
+    -- a run landed before ingest counted totals has none: it is shown, not judged
+    select distinct landed.run_key
+    from landed
+
+),
+
 warehouse as (
 
     select
@@ -76,10 +84,15 @@ final as (
 
     select
         joined.*,
-        joined.export_rows = joined.warehouse_rows
-        and joined.export_billed_cost = joined.warehouse_billed_cost as is_balanced
+        runs_with_totals.run_key is not null as has_landed_totals,
+        runs_with_totals.run_key is null or (
+            joined.export_rows = joined.warehouse_rows
+            and joined.export_billed_cost = joined.warehouse_billed_cost
+        ) as is_balanced
 
     from joined
+    left join runs_with_totals
+        on joined.run_key = runs_with_totals.run_key
 
 )
 

@@ -48,12 +48,18 @@ fingerprinted as (
         response_done_events.*,
         concat_ws(
             ',',
-            response_done_events.total_tokens, response_done_events.input_tokens,
-            response_done_events.output_tokens, response_done_events.input_text_tokens,
-            response_done_events.input_audio_tokens, response_done_events.input_image_tokens,
-            response_done_events.cached_tokens, response_done_events.cached_text_tokens,
-            response_done_events.cached_audio_tokens, response_done_events.cached_image_tokens,
-            response_done_events.output_text_tokens, response_done_events.output_audio_tokens
+            coalesce(cast(response_done_events.total_tokens as varchar), '-'),
+            coalesce(cast(response_done_events.input_tokens as varchar), '-'),
+            coalesce(cast(response_done_events.output_tokens as varchar), '-'),
+            coalesce(cast(response_done_events.input_text_tokens as varchar), '-'),
+            coalesce(cast(response_done_events.input_audio_tokens as varchar), '-'),
+            coalesce(cast(response_done_events.input_image_tokens as varchar), '-'),
+            coalesce(cast(response_done_events.cached_tokens as varchar), '-'),
+            coalesce(cast(response_done_events.cached_text_tokens as varchar), '-'),
+            coalesce(cast(response_done_events.cached_audio_tokens as varchar), '-'),
+            coalesce(cast(response_done_events.cached_image_tokens as varchar), '-'),
+            coalesce(cast(response_done_events.output_text_tokens as varchar), '-'),
+            coalesce(cast(response_done_events.output_audio_tokens as varchar), '-')
         ) as usage_fingerprint
 
     from response_done_events
