@@ -207,6 +207,10 @@ def validate(
 
         frames = _frames(warehouse)
         context = gx.get_context(mode="ephemeral")
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        # one line per check is the report: no metric progress bars, terminal or not
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
         source = context.data_sources.add_pandas("tokenrecon")
         checks: list[Check] = []
         raw: dict[str, Any] = {}

@@ -137,6 +137,7 @@ def test_a_bill_of_every_catalogue_meter_adds_up_and_validates(
     result = workspace.ingest("validate", "--results-dir", str(tmp_path / "v"))
     assert result.exit_code == 0, result.stdout
     assert "0 failed" in result.stdout
+    assert "Calculating Metrics" not in result.stdout + result.stderr  # no progress bars
 
     report = workspace.ingest("report", "--out", str(tmp_path / "report.html"))
     assert report.exit_code == 0
