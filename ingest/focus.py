@@ -676,13 +676,13 @@ def save_run_meters(zone: LandingZone, run_key: str, run_folder: Path) -> int:
         if "SkuMeter" not in present:
             continue
         table = pq.read_table(part, columns=present)
-        values = {c: table[c].cast(pa.string()).to_pylist() for c in present}
-        for i, name in enumerate(values["SkuMeter"]):
+        # the distinct combinations only (a few hundred), never a Python object per row
+        table = pa.table({c: pc.cast(table[c], pa.string()) for c in present})
+        distinct = table.group_by(present).aggregate([]).to_pylist()
+        for values in sorted(distinct, key=lambda v: [str(v.get(c) or "") for c in present]):
+            name = values["SkuMeter"]
             if name and name.strip().lower() not in names:
-                names[name.strip().lower()] = (
-                    name,
-                    *(values[c][i] if c in values else None for c in columns[1:]),
-                )
+                names[name.strip().lower()] = (name, *(values.get(c) for c in columns[1:]))
     rows = []
     for key, (name, category, subcategory, unit) in sorted(names.items()):
         row: dict[str, Any] = {
