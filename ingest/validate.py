@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -200,7 +199,6 @@ def validate(
     ratio_bounds: tuple[float, float] = (0.8, 1.25),
 ) -> Report:
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    os.environ.setdefault("TQDM_DISABLE", "1")  # no metric progress bars in the report
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import great_expectations as gx
