@@ -522,7 +522,8 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
                 problems.append(
                     f"{uri}: manifest says {blob.row_count} rows, the file holds {read.rows_read}"
                 )
-            zone.record_load(
+            scratch.record_load(
+                zone,
                 LoadRecord(
                     load_key(uri, file.size, file.version, plan.run_key),
                     COSTS,
@@ -536,7 +537,7 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
                     rows_landed=0 if read.problem else read.rows_landed,
                     rows_quarantined=len(read.quarantined),
                     message=read.problem,
-                )
+                ),
             )
         m = plan.manifest
         expected = m.row_count if m else None
@@ -562,7 +563,7 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
             row["status"] = "empty"
         else:
             row["status"] = "complete"
-        zone.write_quarantine(COSTS, plan.run_key, quarantined)
+        scratch.write_quarantine(zone, COSTS, plan.run_key, quarantined)
         write_table_atomically(
             pa.Table.from_pylist(
                 [

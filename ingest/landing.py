@@ -129,9 +129,14 @@ def _tmp_name(final: Path) -> Path:
     return final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
 
 
-def write_table_atomically(table: pa.Table, final: Path) -> None:
+def write_table_atomically(table: pa.Table, final: Path, staging: Path | None = None) -> None:
+    """Write a Parquet file under a temporary name (beside it, or in `staging`: a folder on the
+    same file system) and rename it into place: readers see the old file or the new, whole."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(final)
+    if staging is not None:
+        staging.mkdir(parents=True, exist_ok=True)
+        tmp = staging / tmp.name
     try:
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, final)
@@ -253,14 +258,20 @@ class Scratch:
         """Complete the journals of killed runs and remove their folders, and the temporary
         files a run killed while writing a schema file (or an earlier version of this module)
         left among the dataset's files. All of them are invisible to readers meanwhile."""
+        # Nothing a live run writes is among these: runs stage everything in their own folder,
+        # schema files are staged in `_scratch/` itself (so those are taken only when old).
+        # The others are what earlier versions of this module left beside the data.
         leftovers = [
-            *self.root.glob("*/._schema.parquet.*.tmp"),  # ensure_schema retries if it was live
-            *self.root.glob(f"{self.dataset}/*/.*.parquet.tmp"),  # parts, before scratch folders
+            *self.root.glob(f"{self.dataset}/*/.*.parquet.tmp"),
             *self.root.glob(f"_load_log/{self.dataset}/.*.tmp"),
             *self.root.glob(f"_quarantine/{self.dataset}/.*.tmp"),
         ]
         for path in leftovers:
             path.unlink(missing_ok=True)
+        for path in [*self.root.glob("*/._schema.parquet.*.tmp"), *self.base.parent.glob(".*.tmp")]:
+            with contextlib.suppress(OSError):
+                if time.time() - path.stat().st_mtime > 600:
+                    path.unlink()
         for folder in sorted(self.base.iterdir()):
             if folder.name.startswith(".init-"):
                 # killed between mkdir and rename (or starting right now): only when old
@@ -281,6 +292,20 @@ class Scratch:
         final = zone.load_log_path(record)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self._stage_table(_load_log_table(record)), final)
+
+    def write_quarantine(
+        self, zone: LandingZone, dataset: str, file_id: str, rows: Iterable[dict[str, Any]]
+    ) -> None:
+        """The records of one input (or run) that could not land, staged here and renamed into
+        place: replaces any earlier ones, so landing the same input again cleanly leaves no
+        stale quarantine behind."""
+        table = _quarantine_table(dataset, file_id, rows)
+        final = zone.quarantine_path(dataset, file_id)
+        if table.num_rows:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._stage_table(table), final)
+        else:
+            final.unlink(missing_ok=True)
 
     def _stage_table(self, table: pa.Table) -> Path:
         tmp = self.folder / f"{uuid.uuid4().hex}.parquet.tmp"
@@ -383,13 +408,7 @@ class LandingZone:
         path = self.root / folder / "_schema.parquet"
         if path.exists() and pq.read_schema(path).equals(schema, check_metadata=False):
             return
-        for attempt in range(3):
-            try:
-                write_table_atomically(schema.empty_table(), path)
-                return
-            except FileNotFoundError:  # its temporary file taken for a killed run's (recover)
-                if attempt == 2:
-                    raise
+        write_table_atomically(schema.empty_table(), path, staging=self.root / SCRATCH)
 
     def ensure_datasets(self, datasets: dict[str, pa.Schema]) -> None:
         """Schema files for the given datasets, the load log and the quarantine."""
@@ -417,19 +436,6 @@ class LandingZone:
         """Quarantine rows of one input (`source_uri`, `record_number`, `reason`, `raw_record`,
         `quarantined_at`; `raw_bytes` when raw_record holds only the start of the record)."""
         return _quarantine_table(record.dataset, record.file_id or "", rows)
-
-    def write_quarantine(self, dataset: str, file_id: str, rows: Iterable[dict[str, Any]]) -> None:
-        """The records of one input (or run) that could not land: replaces any earlier ones, so
-        landing the same input again cleanly leaves no stale quarantine behind."""
-        table = _quarantine_table(dataset, file_id, rows)
-        if table.num_rows:
-            write_table_atomically(table, self.quarantine_path(dataset, file_id))
-        else:
-            self.quarantine_path(dataset, file_id).unlink(missing_ok=True)
-
-    def record_load(self, record: LoadRecord) -> None:
-        record.finished_at = datetime.now(UTC)
-        write_table_atomically(_load_log_table(record), self.load_log_path(record))
 
 
 def _quarantine_table(dataset: str, file_id: str, rows: Iterable[dict[str, Any]]) -> pa.Table:

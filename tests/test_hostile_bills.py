@@ -206,6 +206,40 @@ def test_concurrent_ingests_into_one_zone_lose_nothing(
     ) == [(3, True)]
 
 
+def test_another_ingest_starting_at_any_rename_never_takes_a_live_runs_files(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race the test above samples, made certain: before every rename an ingest makes,
+    another ingest opens the zone and clears what killed runs left. Nothing of a live run may
+    look like a leftover (its load log and quarantine are staged in its own locked folder)."""
+    from ingest import landing as landing_module
+
+    write_bill(tmp_path / "reference")
+    rename = os.replace
+    opened: list[int] = []
+    inside = [False]
+
+    def replace_after_another_ingest_opens(src: object, dst: object) -> None:
+        if not inside[0]:  # the other ingest's own renames go straight through
+            inside[0] = True
+            try:
+                landing_module.LandingZone(workspace.landing).scratch("focus_costs").close()
+                opened.append(1)
+            finally:
+                inside[0] = False
+        rename(src, dst)
+
+    monkeypatch.setattr(landing_module.os, "replace", replace_after_another_ingest_opens)
+    result = workspace.ingest("focus", str(tmp_path / "reference"))
+    assert result.exit_code == 0, result.stderr
+    assert len(opened) > 10  # the other ingest really did open at each rename
+    monkeypatch.setattr(landing_module.os, "replace", rename)
+    runs = workspace.landed_focus("select status, files_read from runs order by run_key")
+    assert runs and all(r["status"] == "complete" for r in runs)
+    logged = [p for p in (workspace.landing / "_load_log" / "focus_costs").glob("*.parquet")]
+    assert len(logged) == sum(r["files_read"] for r in runs)
+
+
 def test_a_killed_ingest_leaves_nothing_partial_and_the_rerun_lands_every_row_once(
     workspace: Workspace, tmp_path: Path
 ) -> None:

@@ -825,6 +825,10 @@ def test_leftovers_of_a_killed_run_are_removed_and_its_commit_finished(
     legacy_tmp.parent.mkdir()
     for leftover in (schema_tmp, legacy_tmp):
         leftover.write_bytes(b"partial")
+    # schema files are written by every ingest as it opens the zone: only old ones are leftovers
+    os.utime(schema_tmp, (time.time() - 3600, time.time() - 3600))
+    young_schema_tmp = workspace.landing / "_scratch" / "._schema.parquet.0dd.tmp"
+    young_schema_tmp.write_bytes(b"being written")
     # a run killed midway through its commit: the journal written, the first rename done
     committing = zone.scratch(events.DATASET)
     apply_journal = landing._apply_journal
@@ -850,6 +854,7 @@ def test_leftovers_of_a_killed_run_are_removed_and_its_commit_finished(
     assert load_log(workspace)[0]["rows_landed"] == 5
     assert list((workspace.landing / landing.SCRATCH / events.DATASET).iterdir()) == []
     assert not schema_tmp.exists() and not legacy_tmp.exists()
+    assert young_schema_tmp.exists()  # possibly another ingest's, live
 
 
 def test_a_live_runs_scratch_folder_is_left_alone(workspace: Workspace) -> None:
