@@ -38,11 +38,12 @@ node_modules/.installed: package.json package-lock.json
 setup: $(BIN)/.installed
 
 demo: setup
-	$(BIN)/python -m ingest simulate --out data/simulated --month 2026-04-01 --days 30 --no-audio
+	$(BIN)/python -m ingest simulate --out data/simulated --month 2026-04-01 --days 30 --no-audio \
+	  --bill-format ea-actual
 	$(BIN)/python -m ingest events samples/reference_case/realtime_logs data/simulated/logs
 	$(BIN)/python -m ingest events data/simulated/logs-bare/contoso-voice-weu/rt-full-dz/2026-04-30.jsonl \
 	  --resource contoso-voice-weu --deployment rt-full-dz --received-at 2026-04-30T12:00:00Z
-	$(BIN)/python -m ingest focus samples/reference_case/cost_exports data/simulated/cost_exports
+	$(BIN)/python -m ingest costs samples/reference_case/cost_exports data/simulated/cost_exports
 	$(BIN)/dbt build --quiet
 	$(BIN)/python -m ingest export
 	$(BIN)/python -m ingest validate

@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 from concurrent.futures import Executor, ProcessPoolExecutor
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,12 @@ from ingest.azure_blob import BlobConfigError
 from ingest.inputs import SourceError, resolve
 from ingest.landing import FINAL_STATUSES, LandingZone
 from ingest.sources.realtime_events import RecordError
+
+
+class LooseType(StrEnum):
+    ActualCost = "ActualCost"
+    AmortizedCost = "AmortizedCost"
+
 
 app = typer.Typer(
     help="tokenrecon: land Realtime event logs and Azure cost exports as Parquet for dbt; "
@@ -224,13 +231,15 @@ def events_command(
         raise typer.Exit(1)
 
 
-@app.command("focus")
-def focus_command(
+@app.command("costs")
+def costs_command(
     sources: Annotated[
         list[str],
         typer.Argument(
             help="Cost Management export folders or files, or az://<container>/<prefix>: runs "
-            "are found by their manifest.json; a FOCUS file no manifest names is a run of its own.",
+            "are found by their manifest.json (exportConfig.type FocusCost, ActualCost or "
+            "AmortizedCost); a cost file no manifest names is a run of its own, FOCUS or cost "
+            "details (EA or MCA) by its header.",
             show_default=False,
         ),
     ],
@@ -252,11 +261,21 @@ def focus_command(
             help="Exit 1 when a run is incomplete (default: report it and exit 0).",
         ),
     ] = False,
+    loose_type: Annotated[
+        LooseType | None,
+        typer.Option(
+            "--loose-type",
+            help="Dataset type of cost details files without a manifest (default: what the "
+            "file name says - ...amortized... or ...actual... - else ActualCost).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Land Azure Cost Management FOCUS exports (CSV, CSV gzip, Parquet) and pick current runs."""
+    """Land Azure Cost Management exports - FOCUS, actual cost and amortized cost (EA and MCA);
+    CSV, CSV gzip, Parquet - and their run bookkeeping (dbt picks the current runs)."""
     zone = _zone(landing)
     try:
-        plans = focus.plan_runs(sources, account_url)
+        plans = focus.plan_runs(sources, account_url, loose_type.value if loose_type else None)
     except (SourceError, BlobConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -287,7 +306,7 @@ def focus_command(
         if result.row["status"] == "incomplete":
             typer.echo(f"incomplete run {plan.run_key}: {result.row['problems']}", err=True)
     typer.echo(
-        f"focus: {len(plans)} runs ({counts['skipped']} already landed, {counts['complete']} "
+        f"costs: {len(plans)} runs ({counts['skipped']} already landed, {counts['complete']} "
         f"complete, {counts['incomplete']} incomplete, {counts['empty']} empty); "
         f"{rows['rows_read']} rows read, {rows['rows_landed']} landed, "
         f"{rows['rows_quarantined']} quarantined -> {zone.root} "
@@ -302,6 +321,12 @@ def focus_command(
         raise typer.Exit(1)
     if fail_on_incomplete and counts["incomplete"]:
         raise typer.Exit(1)
+
+
+app.command(
+    "focus",
+    help="The same as `costs` (its name before it read actual and amortized cost exports).",
+)(costs_command)
 
 
 @app.command("validate")
@@ -380,8 +405,14 @@ def simulate_command(
             help="Exports overwrite one folder (dataOverwriteBehavior) instead of a run a day."
         ),
     ] = False,
+    bill_format: Annotated[
+        str,
+        typer.Option(
+            help="The bill's export: focus, ea-actual, ea-amortized, mca-actual or mca-amortized."
+        ),
+    ] = "focus",
 ) -> None:
-    """Write a realistic month of Realtime logs and the FOCUS exports that bill it."""
+    """Write a realistic month of Realtime logs and the cost exports that bill it."""
     from datetime import date
 
     from ingest.simulate import simulate
@@ -402,11 +433,21 @@ def simulate_command(
                     noise,
                     audio,
                     overwrite,
+                    bill_format,
                 )
                 azure_blob.upload_folder(client, location, Path(folder))
         else:
             result = simulate(
-                Path(out), start, days, sessions_per_day, seed, truth, noise, audio, overwrite
+                Path(out),
+                start,
+                days,
+                sessions_per_day,
+                seed,
+                truth,
+                noise,
+                audio,
+                overwrite,
+                bill_format,
             )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Context, Decimal, localcontext
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -53,8 +53,8 @@ from ingest import azure_blob
 from ingest.focus_columns import ColumnNormaliser, read_as_dictionary, stacked, write_part
 from ingest.inputs import InputFile, SourceError, resolve
 from ingest.landing import LandingZone, LoadRecord, load_key, write_table_atomically
+from ingest.sources import cost_details, meters
 from ingest.sources import focus as fx
-from ingest.sources import meters
 
 COSTS = "focus_costs"
 RUNS = "focus_runs"
@@ -130,6 +130,10 @@ class RunPlan:
     manifest: fx.Manifest | None
     files: list[tuple[str, InputFile | None, fx.ManifestBlob | None]]
     repeated: list[fx.ManifestBlob] = field(default_factory=list)  # listed again: read once
+    # what the manifest's exportConfig.type says the files hold (None: each file's header says)
+    dataset: fx.CostDataset | None = None
+    dataset_type: str | None = None
+    loose_type: str | None = None  # a loose cost details file's type, as the user said it
 
 
 @dataclass
@@ -181,8 +185,11 @@ def safe_run_key(run_id: str | None, fallback: str) -> str:
     return f"run-{xxhash.xxh3_128(run_id.encode()).hexdigest()}"
 
 
-def plan_runs(sources: list[str], account_url: str | None) -> list[RunPlan]:
-    """Runs under the sources: one per manifest, one per data file no manifest names."""
+def plan_runs(
+    sources: list[str], account_url: str | None, loose_type: str | None = None
+) -> list[RunPlan]:
+    """Runs under the sources: one per manifest, one per data file no manifest names
+    (`loose_type`: the dataset type of such a file when it holds cost details)."""
     found = {f.uri: f for f in resolve(sources, _accepts, account_url)}
     manifests = [f for uri, f in found.items() if uri.rsplit("/", 1)[-1].lower() == "manifest.json"]
     named: set[str] = set()
@@ -204,12 +211,29 @@ def plan_runs(sources: list[str], account_url: str | None) -> list[RunPlan]:
             files.append((uri, found.get(uri) or _lookup(uri, account_url), blob))
         source_hash = xxhash.xxh3_128(content).hexdigest()
         run_key = safe_run_key(manifest.run_id, f"manifest-{source_hash}")
-        plans.append(RunPlan(run_key, manifest_file, source_hash, manifest, files, repeated))
+        dataset, dataset_type = cost_details.dataset_of_export_type(manifest.dataset_type) or (
+            None,
+            manifest.dataset_type,
+        )
+        plans.append(
+            RunPlan(
+                run_key,
+                manifest_file,
+                source_hash,
+                manifest,
+                files,
+                repeated,
+                dataset,
+                dataset_type,
+            )
+        )
     for uri, file in sorted(found.items()):
         if uri in named or not is_data_file(uri):
             continue
         source_hash = _content_hash(file)
-        plans.append(RunPlan(f"file-{source_hash}", file, source_hash, None, [(uri, file, None)]))
+        plan = RunPlan(f"file-{source_hash}", file, source_hash, None, [(uri, file, None)])
+        plan.loose_type = loose_type
+        plans.append(plan)
     return plans
 
 
@@ -242,6 +266,14 @@ def _csv_header(path: Path, compressed: bool) -> list[str]:
         return next(csv.reader(f), [])
 
 
+def _header(path: Path, name: str) -> list[str]:
+    """A data file's column names (CSV header, or Parquet schema)."""
+    lowered = name.lower()
+    if lowered.endswith(".parquet"):
+        return pq.read_schema(path).names
+    return _csv_header(path, lowered.endswith(".gz"))
+
+
 @dataclass
 class FileRead:
     rows_read: int = 0
@@ -250,26 +282,30 @@ class FileRead:
     billing_months: set[date] = field(default_factory=set)
     max_charge_end: datetime | None = None
     problem: str | None = None
-    # landed rows and BilledCost per billing currency (None: rows without a currency)
+    dataset: fx.CostDataset | None = None  # what the file holds (None: unreadable, or empty)
+    # landed rows and cost per billing currency (None: rows without a currency)
     totals: dict[str | None, tuple[int, Decimal]] = field(default_factory=dict)
     accounts: set[str] = field(default_factory=set)  # sub account ids of the rows
     billing_accounts: set[str] = field(default_factory=set)  # billing account ids of the rows
 
 
 def add_totals(
-    totals: dict[str | None, tuple[int, Decimal]], table: pa.Table
+    totals: dict[str | None, tuple[int, Decimal]],
+    table: pa.Table,
+    dataset: fx.CostDataset = fx.FOCUS,
 ) -> dict[str | None, tuple[int, Decimal]]:
-    """Add a landed table's rows and BilledCost per BillingCurrency to `totals` (exact decimals;
-    a row without a BilledCost counts as a row and adds nothing)."""
+    """Add a landed table's rows and cost (FOCUS: BilledCost; cost details: the cost in billing
+    currency) per billing currency to `totals` (exact decimals; a row without a cost counts as
+    a row and adds nothing)."""
     if table.num_rows == 0:
         return totals
     names = table.column_names
     currency = (
-        pc.cast(table["BillingCurrency"], pa.string())
-        if "BillingCurrency" in names
+        pc.cast(table[dataset.currency], pa.string())
+        if dataset.currency in names
         else pa.nulls(table.num_rows, pa.string())
     )
-    cost = table["BilledCost"] if "BilledCost" in names else pa.nulls(table.num_rows, COST_TYPE)
+    cost = table[dataset.cost] if dataset.cost in names else pa.nulls(table.num_rows, COST_TYPE)
     grouped = (
         pa.table({"currency": currency, "cost": cost})
         .group_by("currency")
@@ -285,7 +321,9 @@ def add_totals(
     return totals
 
 
-def _batches(path: Path, name: str, on_invalid) -> Iterator[pa.RecordBatch]:
+def _batches(
+    path: Path, name: str, on_invalid, dataset: fx.CostDataset = fx.FOCUS
+) -> Iterator[pa.RecordBatch]:
     """The file's rows in batches, as stored: text columns of few values dictionary-encoded
     (see focus_columns.read_as_dictionary), other text as text, Parquet types as they are."""
     lowered = name.lower()
@@ -294,7 +332,7 @@ def _batches(path: Path, name: str, on_invalid) -> Iterator[pa.RecordBatch]:
         text = [
             f.name
             for f in parquet.schema_arrow
-            if pa.types.is_string(f.type) and read_as_dictionary(f.name)
+            if pa.types.is_string(f.type) and read_as_dictionary(f.name, dataset)
         ]
         parquet = pq.ParquetFile(path, read_dictionary=text)
         yield from parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS)
@@ -310,7 +348,9 @@ def _batches(path: Path, name: str, on_invalid) -> Iterator[pa.RecordBatch]:
         read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
-            column_types={c: dictionary if read_as_dictionary(c) else pa.string() for c in header},
+            column_types={
+                c: dictionary if read_as_dictionary(c, dataset) else pa.string() for c in header
+            },
             strings_can_be_null=False,
         ),
     )
@@ -337,10 +377,33 @@ def _raw_record(batch: pa.RecordBatch, index: int) -> bytes:
 
 
 def read_file(
-    path: Path, uri: str, run_key: str, parts: Path, con: duckdb.DuckDBPyConnection
+    path: Path,
+    uri: str,
+    run_key: str,
+    parts: Path,
+    con: duckdb.DuckDBPyConnection,
+    dataset: fx.CostDataset | None = None,
 ) -> FileRead:
-    """Normalise one data file into Parquet parts `<parts>-<k>.parquet` (every part, or none)."""
+    """Normalise one data file of `dataset` (None: the one its header belongs to) into Parquet
+    parts `<parts>-<k>.parquet` (every part, or none)."""
     result = FileRead()
+    try:
+        header = _header(path, uri)
+    except (pa.ArrowInvalid, OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        result.problem = f"{uri}: could not be read: {exc}"
+        return result
+    if not header:
+        return result
+    if dataset is None:
+        dataset = cost_details.dataset_of_columns(header)
+        if dataset is None:
+            missing = ", ".join(fx.missing_required(header))
+            result.problem = (
+                f"{uri}: no column {missing}: not a FOCUS cost file, nor a cost details "
+                "(actual or amortized cost) file"
+            )
+            return result
+    result.dataset = dataset
 
     def on_invalid(row) -> str:
         result.rows_read += 1
@@ -356,44 +419,47 @@ def read_file(
         )
         return "skip"
 
-    normaliser = ColumnNormaliser(con, run_key, uri)
+    normaliser = ColumnNormaliser(con, run_key, uri, dataset)
     pending: list[pa.RecordBatch] = []
     written: list[Path] = []
 
     def flush() -> None:
         if not pending:
             return
-        good = stacked(pending)
+        good = stacked(pending, dataset)
         pending.clear()
         written.append(parts.with_name(f"{parts.name}-{len(written):04d}.parquet"))
         written[-1].parent.mkdir(parents=True, exist_ok=True)
         write_part(good, written[-1])
-        add_totals(result.totals, good)
+        add_totals(result.totals, good, dataset)
         for column, found in (
-            ("BillingAccountId", result.billing_accounts),
-            ("SubAccountId", result.accounts),
+            (dataset.billing_account, result.billing_accounts),
+            (dataset.sub_account, result.accounts),
         ):
             if column in good.column_names:
                 found.update(pc.unique(pc.cast(good[column], pa.string())).drop_null().to_pylist())
-        if "BillingPeriodStart" in good.column_names:
-            for month in pc.unique(pc.floor_temporal(good["BillingPeriodStart"], unit="month")):
+        if dataset.billing_period_start in good.column_names:
+            starts = good[dataset.billing_period_start]
+            for month in pc.unique(pc.floor_temporal(starts, unit="month")):
                 if month.is_valid:
                     result.billing_months.add(month.as_py().date())
-        charge_end = (
-            pc.max(good["ChargePeriodEnd"]).as_py()
-            if "ChargePeriodEnd" in good.column_names
-            else None
-        )
+        charge_end = None
+        if dataset.charge_end and dataset.charge_end in good.column_names:
+            charge_end = pc.max(good[dataset.charge_end]).as_py()
+        elif dataset.charge_end is None and dataset.charge_start in good.column_names:
+            last_day = pc.max(good[dataset.charge_start]).as_py()  # a row is that day
+            charge_end = last_day + timedelta(days=1) if last_day else None
         if charge_end and (result.max_charge_end is None or charge_end > result.max_charge_end):
             result.max_charge_end = charge_end
 
     offset = 0
     try:
-        for batch in _batches(path, uri, on_invalid):
+        for batch in _batches(path, uri, on_invalid, dataset):
             if offset == 0:
-                missing = fx.missing_required(batch.schema.names)
+                missing = fx.missing_required(batch.schema.names, dataset)
                 if missing:
-                    result.problem = f"{uri}: no column {', '.join(missing)}: not a FOCUS cost file"
+                    kind = "FOCUS cost" if dataset is fx.FOCUS else "cost details"
+                    result.problem = f"{uri}: no column {', '.join(missing)}: not a {kind} file"
                     return result
             landed, problems = normaliser.normalise(batch, offset + 1)
             offset += batch.num_rows
@@ -439,7 +505,7 @@ def _run_row(plan: RunPlan) -> dict[str, Any]:
         "run_key": plan.run_key,
         "scope": (m.scope if m and m.scope else None) or f"file:{plan.source.uri}",
         "export_name": m.export_name if m else None,
-        "dataset_type": m.dataset_type if m else None,
+        "dataset_type": plan.dataset_type,
         "dataset_version": m.dataset_version if m else None,
         "time_frame": m.time_frame if m else None,
         "run_id": m.run_id if m else None,
@@ -470,6 +536,7 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
     outside Python's lock); results are taken in the manifest's order."""
     row = _run_row(plan)
     problems: list[str] = []
+    notes: list[str] = []
     # landing a run again: un-commit it first, so that a crash before its new commit record
     # leaves the run absent (and landed again next time), never old bookkeeping over new rows
     run_path(zone, plan.run_key).unlink(missing_ok=True)
@@ -485,13 +552,16 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
     unreadable = False
     charge_end: datetime | None = None
     totals: dict[str | None, tuple[int, Decimal]] = {}
+    dataset = plan.dataset
 
     def read_nth(n: int) -> FileRead | None:
         uri, file, _ = plan.files[n]
         if file is None:
             return None
         with _local_copy(file) as path:
-            return read_file(path, uri, plan.run_key, staging / f"part-{n:04d}", connect())
+            return read_file(
+                path, uri, plan.run_key, staging / f"part-{n:04d}", connect(), plan.dataset
+            )
 
     pool = ThreadPoolExecutor(max(1, workers))
     try:
@@ -502,6 +572,12 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
                 unreadable = True
                 continue
             row["files_read"] += 1
+            if read.dataset is not None:
+                if dataset is None:
+                    dataset = read.dataset
+                elif read.dataset is not dataset:  # no manifest type: the headers disagree
+                    problems.append(f"{uri}: a {read.dataset.name} file in a {dataset.name} run")
+                    unreadable = True
             row["rows_read"] += read.rows_read
             row["rows_landed"] += read.rows_landed
             quarantined.extend(read.quarantined)
@@ -546,7 +622,10 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
         if expected is not None and expected != row["rows_read"] and not problems:
             problems.append(f"manifest says {expected} rows, the files hold {row['rows_read']}")
         if m is None and (billing_accounts or accounts):
-            row["scope"] = "loose:" + ",".join(sorted(billing_accounts or accounts)).lower()
+            # the id's last segment: FOCUS writes /providers/Microsoft.Billing/billingAccounts/<id>
+            # (or /subscriptions/<id>), cost details the bare <id>: the same account either way
+            ids = {i.rstrip("/").rsplit("/", 1)[-1].lower() for i in billing_accounts or accounts}
+            row["scope"] = "loose:" + ",".join(sorted(ids))
         if quarantined:
             problems.append(f"{len(quarantined)} rows quarantined")
         row["rows_quarantined"] = len(quarantined)
@@ -556,6 +635,8 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
             row["end_date"] = charge_end
         if row["submitted_at"] is None:
             row["submitted_at"] = row["landed_at"]
+        if row["dataset_type"] is None and dataset is not None:
+            row["dataset_type"] = _loose_dataset_type(plan, dataset, notes)
         row["problems"] = "; ".join(problems) or None
         if problems:
             row["status"] = "incomplete"
@@ -581,15 +662,17 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
         )
         # into place in two renames: an earlier landing of the run moves out whole, the new one
         # moves in whole (a crash between them leaves the run absent, and is_landed re-lands it)
-        final = zone.dataset_dir(COSTS) / f"run_key={plan.run_key}"
-        if final.exists():
-            os.replace(final, staging.with_name(staging.name + "-replaced"))
+        for n, other in enumerate(cost_details.DATASETS):
+            earlier = zone.dataset_dir(other.landed) / f"run_key={plan.run_key}"
+            if earlier.exists():
+                os.replace(earlier, staging.with_name(f"{staging.name}-replaced-{n}"))
+        final = zone.dataset_dir((dataset or fx.FOCUS).landed) / f"run_key={plan.run_key}"
         os.replace(staging, final)
-        save_run_meters(zone, plan.run_key, final)
+        save_run_meters(zone, plan.run_key, final, dataset or fx.FOCUS)
     finally:
         pool.shutdown(cancel_futures=True)
         scratch.close()
-    notes = [
+    notes += [
         f"{plan.source.uri}: {b.name} listed again in the manifest, read once"
         for b in plan.repeated
     ]
@@ -598,6 +681,23 @@ def land_run(plan: RunPlan, zone: LandingZone, workers: int = 1) -> RunResult:
         for q in quarantined[:QUARANTINE_ECHO]
     ]
     return RunResult(row, echo=echo, notes=notes, unreadable=unreadable)
+
+
+def _loose_dataset_type(plan: RunPlan, dataset: fx.CostDataset, notes: list[str]) -> str:
+    """The dataset type of a run no manifest describes: FocusCost for a FOCUS file; for a cost
+    details file what its name says (`...amortized...`, `...actual...`), else ActualCost - the
+    columns of actual and amortized cost are the same, and what an invoice holds is actual
+    cost. Said in a note, with how to land it as amortized."""
+    if dataset is fx.FOCUS:
+        return "FocusCost"
+    named = plan.loose_type or cost_details.dataset_type_of_name(plan.source.uri.rsplit("/", 1)[-1])
+    if named:
+        return named
+    notes.append(
+        f"{plan.source.uri}: cost details without a manifest, landed as ActualCost "
+        "(--loose-type AmortizedCost lands it as amortized cost)"
+    )
+    return "ActualCost"
 
 
 def run_path(zone: LandingZone, run_key: str) -> Path:
@@ -659,29 +759,26 @@ METER_SCHEMA = pa.schema(
 )
 
 
-def save_run_meters(zone: LandingZone, run_key: str, run_folder: Path) -> int:
+def save_run_meters(
+    zone: LandingZone, run_key: str, run_folder: Path, dataset: fx.CostDataset = fx.FOCUS
+) -> int:
     """Classify every meter name the run's bill uses, with the parser that classifies the
     catalogue (given the bill's meter subcategory as the product and its unit description), so
     a meter the catalogue does not know yet is still understood where the grammar allows, and
     reported either way. One file per run; the models take each meter once. Returns the number
     of meters."""
     names: dict[str, tuple[str, str | None, str | None, str | None]] = {}
-    columns = (
-        "SkuMeter",
-        "x_SkuMeterCategory",
-        "x_SkuMeterSubcategory",
-        "x_PricingUnitDescription",
-    )
+    columns = dataset.meter  # name, category, subcategory, unit of measure
     for part in sorted(run_folder.glob("*.parquet")):
         present = [c for c in columns if c in pq.read_schema(part).names]
-        if "SkuMeter" not in present:
+        if columns[0] not in present:
             continue
         table = pq.read_table(part, columns=present)
         # the distinct combinations only (a few hundred), never a Python object per row
         table = pa.table({c: pc.cast(table[c], pa.string()) for c in present})
         distinct = table.group_by(present).aggregate([]).to_pylist()
         for values in sorted(distinct, key=lambda v: [str(v.get(c) or "") for c in present]):
-            name = values["SkuMeter"]
+            name = values[columns[0]]
             if name and name.strip().lower() not in names:
                 names[name.strip().lower()] = (name, *(values.get(c) for c in columns[1:]))
     rows = []
@@ -721,7 +818,10 @@ def is_landed(previous: dict[str, Any] | None, plan: RunPlan, zone: LandingZone)
         and previous["status"] in ("complete", "empty")
         and totals_path(zone, plan.run_key).exists()
         and (zone.dataset_dir(METERS) / f"run_key={plan.run_key}" / "meters.parquet").exists()
-        and (zone.dataset_dir(COSTS) / f"run_key={plan.run_key}").is_dir()
+        and any(
+            (zone.dataset_dir(d.landed) / f"run_key={plan.run_key}").is_dir()
+            for d in cost_details.DATASETS
+        )
     )
 
 

@@ -45,29 +45,29 @@ KNOWN_VALUES_LIMIT = 100_000  # distinct values kept per column; past it the cac
 
 
 @cache
-def landed_schema() -> pa.Schema:
-    """Schema of landed cost rows: run, source, canonical FOCUS columns, extras, source row."""
+def landed_schema(dataset: fx.CostDataset = fx.FOCUS) -> pa.Schema:
+    """Schema of landed cost rows: run, source, the dataset's canonical columns, extras, row."""
     fields = [pa.field("run_key", pa.string()), pa.field("source_uri", pa.string())]
-    fields += [pa.field(c, ARROW_TYPES[t]) for c, t in fx.canonical_columns().items()]
+    fields += [pa.field(c, ARROW_TYPES[t]) for c, t in dataset.columns.items()]
     fields += [pa.field(fx.EXTRA_COLUMNS, pa.string()), pa.field("source_row", pa.int64())]
     return pa.schema(fields)
 
 
 @cache
-def written_schema() -> pa.Schema:
+def written_schema(dataset: fx.CostDataset = fx.FOCUS) -> pa.Schema:
     """landed_schema as the parts are written: text columns dictionary-encoded (values repeat;
     Parquet stores them as plain text columns with dictionary pages either way)."""
     text = pa.dictionary(pa.int32(), pa.string())
     return pa.schema(
         f.with_type(text) if f.type == pa.string() and f.name != fx.EXTRA_COLUMNS else f
-        for f in landed_schema()
+        for f in landed_schema(dataset)
     )
 
 
-def read_as_dictionary(column: str) -> bool:
-    """Whether a data file's column is best read dictionary-encoded: every FOCUS text column
-    but the decimals (their values are about one a row)."""
-    sql_type = fx.canonical_columns().get(fx.RENAMED_COLUMNS.get(column, column))
+def read_as_dictionary(column: str, dataset: fx.CostDataset = fx.FOCUS) -> bool:
+    """Whether a data file's column is best read dictionary-encoded: every text column of the
+    dataset but the decimals (their values are about one a row)."""
+    sql_type = dataset.columns.get(dataset.canonical(column))
     return sql_type is not None and sql_type != fx.DECIMAL
 
 
@@ -114,8 +114,15 @@ class _Known:
 class ColumnNormaliser:
     """Normalises the batches of one data file (keeps what it learnt of its distinct values)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, run_key: str, uri: str) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        run_key: str,
+        uri: str,
+        dataset: fx.CostDataset = fx.FOCUS,
+    ) -> None:
         self._con = con
+        self._dataset = dataset
         self._run_key = run_key
         self._uri = uri
         self._known: dict[tuple[str, pa.DataType], _Known] = {}
@@ -127,8 +134,8 @@ class ColumnNormaliser:
         n = batch.num_rows
         names = batch.schema.names
         present = [c for c, a in zip(names, batch.columns, strict=True) if has_values(a)]
-        by_canonical = fx.sources_by_column(present)
-        known = fx.canonical_columns()
+        by_canonical = fx.sources_by_column(present, self._dataset)
+        known = self._dataset.columns
         columns: dict[str, pa.Array] = {}
         problems: list[pa.Array] = []
         for name, sql_type in known.items():  # in order: problems read as the SQL's do
@@ -148,7 +155,7 @@ class ColumnNormaliser:
         columns["run_key"] = pa.DictionaryArray.from_arrays(same, [self._run_key])
         columns["source_uri"] = pa.DictionaryArray.from_arrays(same, [self._uri])
         columns["source_row"] = pa.arange(first_row, first_row + n)
-        fields = [f for f in written_schema() if f.name in columns]
+        fields = [f for f in written_schema(self._dataset) if f.name in columns]
         arrays = [_conform(columns[f.name], f.type) for f in fields]
         return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), _joined(problems, n)
 
@@ -222,7 +229,9 @@ class ColumnNormaliser:
         sql = self._sql.get((name, types))
         if sql is None:
             source_type = str(self._con.sql("select * from relation limit 0").types[0])
-            sql = self._sql[(name, types)] = fx.values_sql("relation", name, columns, source_type)
+            sql = self._sql[(name, types)] = fx.values_sql(
+                "relation", name, columns, source_type, self._dataset
+            )
         return sql
 
     def _query(self, sql: Callable[[], str], relation: pa.Table) -> dict[str, pa.Array]:
@@ -256,13 +265,13 @@ def write_part(table: pa.Table, path: Path) -> None:
     )
 
 
-def stacked(batches: list[pa.RecordBatch]) -> pa.Table:
+def stacked(batches: list[pa.RecordBatch], dataset: fx.CostDataset = fx.FOCUS) -> pa.Table:
     """Normalised batches as one table of the columns any of them has (in written_schema's
     order, NULL where a batch has none). Parts are written so: a column without a value costs
     as much to write as one with, exports leave most of their ~100 columns empty, and readers
     take the parts by name (landed_schema is the dataset's `_schema.parquet`)."""
     present = {name for batch in batches for name in batch.schema.names}
-    schema = pa.schema(f for f in written_schema() if f.name in present)
+    schema = pa.schema(f for f in written_schema(dataset) if f.name in present)
     return pa.Table.from_batches(
         [
             pa.RecordBatch.from_arrays(

@@ -25,11 +25,8 @@ from __future__ import annotations
 
 import base64
 import csv
-import gzip
-import io
 import json
 import random
-import shutil
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -40,6 +37,7 @@ from typing import Any
 import orjson
 
 from ingest.meter_catalogue import SEED
+from ingest.samples import cost_exports
 from ingest.samples.reference_case import _focus_columns
 
 AUDIO_TOKENS_PER_SECOND_IN = 10
@@ -50,7 +48,7 @@ ACCOUNTS_PREFIX = (
     f"/subscriptions/{SUBSCRIPTION}/resourcegroups/rg-voice/providers/"
     "microsoft.cognitiveservices/accounts"
 )
-EXPORT_SCOPE = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.CostManagement/exports/sim-focus"
+BILLING_SCOPE = f"/subscriptions/{SUBSCRIPTION}"  # what the simulated exports read
 
 
 @dataclass(frozen=True)
@@ -370,53 +368,25 @@ def _write_run(
     end: date,
     rows: list[dict[str, str]],
     overwrite: bool,
+    bill_format: str = "focus",
 ) -> None:
-    columns = _focus_columns("1.0")
-    text = io.StringIO()
-    writer = csv.DictWriter(text, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    data = gzip.compress(text.getvalue().encode(), mtime=0)
-    target = folder / rel
-    if overwrite and target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "part_0_0001.csv.gz").write_bytes(data)
-    manifest = {
-        "manifestVersion": "2024-04-01",
-        "byteCount": len(data),
-        "blobCount": 1,
-        "dataRowCount": len(rows),
-        "exportConfig": {
-            "exportName": "sim-focus",
-            "resourceId": EXPORT_SCOPE,
-            "dataVersion": "1.0",
-            "type": "FocusCost",
-            "timeFrame": "MonthToDate",
-            "granularity": "Daily",
-        },
-        "deliveryConfig": {
-            "partitionData": True,
-            "dataOverwriteBehavior": "OverwritePreviousReport" if overwrite else "CreateNewReport",
-            "fileFormat": "Csv",
-            "compressionMode": "gzip",
-        },
-        "runInfo": {
-            "executionType": "Scheduled",
-            "submittedTime": submitted.isoformat().replace("+00:00", "Z"),
-            "runId": run_id,
-            "startDate": f"{month.isoformat()}T00:00:00",
-            "endDate": f"{end.isoformat()}T00:00:00",
-        },
-        "blobs": [
-            {
-                "blobName": f"{rel}/part_0_0001.csv.gz",
-                "byteCount": len(data),
-                "dataRowCount": len(rows),
-            }
-        ],
-    }
-    (target / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    run = cost_exports.ExportRun(
+        export_name=f"sim-{bill_format}",
+        resource_id=f"{BILLING_SCOPE}/providers/Microsoft.CostManagement/exports/sim-{bill_format}",
+        run_id=run_id,
+        submitted=submitted.isoformat().replace("+00:00", "Z"),
+        start=f"{month.isoformat()}T00:00:00",
+        end=f"{end.isoformat()}T00:00:00",
+    )
+    cost_exports.write_run(
+        folder,
+        rel,
+        run,
+        rows,
+        bill_format,
+        focus_columns=_focus_columns("1.0"),
+        overwrite=overwrite,
+    )
 
 
 def simulate(
@@ -429,9 +399,12 @@ def simulate(
     noise: float,
     audio: bool,
     overwrite: bool,
+    bill_format: str = "focus",
 ) -> dict[str, Any]:
     """Write logs/, logs-bare/, cost_exports/ and billing_truth.json under `out`; returns the
-    truth (with the options each bare log must be ingested with)."""
+    truth (with the options each bare log must be ingested with). The bill is a FOCUS export,
+    or (`bill_format`) an EA or MCA actual or amortized cost export (cost_exports.BILL_FORMATS)."""
+    cost_exports.export_type(bill_format)  # an unknown format fails before anything is written
     if truth not in ("documented", "observed"):
         raise ValueError(f"unknown billing truth {truth!r} (documented or observed)")
     sim = Simulator(seed, audio)
@@ -475,7 +448,9 @@ def simulate(
                 tokens = max(0, round(tokens * (1 + rng.uniform(-noise, noise))))
             daily_rows[day].append(_bill_row(account, meter, day, tokens, month))
     exports = out / "cost_exports"
-    month_folder = f"costs/sim-focus/{month:%Y%m%d}-{(month + timedelta(days=days - 1)):%Y%m%d}"
+    month_folder = (
+        f"costs/sim-{bill_format}/{month:%Y%m%d}-{(month + timedelta(days=days - 1)):%Y%m%d}"
+    )
     for d in range(days):
         end = month + timedelta(days=d)
         submitted = datetime(end.year, end.month, end.day, 5, 12, tzinfo=UTC) + timedelta(days=1)
@@ -495,6 +470,7 @@ def simulate(
             end,
             rows,
             overwrite,
+            bill_format,
         )
     if not overwrite:  # the early-month re-run of the month, two days after it ends
         end = month + timedelta(days=days - 1)
@@ -509,6 +485,7 @@ def simulate(
             end,
             rows,
             False,
+            bill_format,
         )
     truth_doc = {
         "truth": truth,

@@ -13,6 +13,7 @@ from pathlib import Path
 from ingest import config, events, focus
 from ingest.focus_columns import landed_schema
 from ingest.landing import LandingZone
+from ingest.sources.cost_details import COST_DETAILS
 
 
 def open_zone(root: Path | None = None) -> LandingZone:
@@ -21,6 +22,7 @@ def open_zone(root: Path | None = None) -> LandingZone:
         {
             events.DATASET: events.EVENT_SCHEMA,
             focus.COSTS: landed_schema(),
+            COST_DETAILS.landed: landed_schema(COST_DETAILS),
             focus.RUNS: focus.RUN_SCHEMA,
             focus.METERS: focus.METER_SCHEMA,
             focus.TOTALS: focus.TOTALS_SCHEMA,

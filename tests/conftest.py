@@ -93,6 +93,17 @@ class Workspace:
         rel = con.sql(sql)
         return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
+    def landed_cost_details(self, sql: str) -> list[dict]:
+        """Query landed cost details (actual or amortized cost exports) as `costs`."""
+        con = duckdb.connect()
+        con.execute("set TimeZone = 'UTC'")
+        con.sql(
+            f"create view costs as select * from read_parquet("
+            f"'{self.landing}/cost_details/**/*.parquet', union_by_name = true)"
+        )
+        rel = con.sql(sql)
+        return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+
     def landed(self, sql: str = "select * from landed") -> list[dict]:
         """Query the landed events directly (`landed`), the load log and the quarantine."""
         con = duckdb.connect()

@@ -16,15 +16,13 @@ show.
 from __future__ import annotations
 
 import csv
-import gzip
-import io
-import json
 import sys
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ingest.samples import cost_exports
 from ingest.samples.reference_case import SUBSCRIPTION, _focus_columns
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "azure_openai_meters.csv"
@@ -218,49 +216,21 @@ def write(
     rows = meter_rows(catalogue() if meters is None else meters)
     if with_others:
         rows += other_rows()
-    columns = _focus_columns("1.0")
-    text = io.StringIO()
-    writer = csv.DictWriter(text, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    data = gzip.compress(text.getvalue().encode(), mtime=0)
     folder_rel = f"costs/{EXPORT_NAME}/20260301-20260331/202604010600/{RUN_ID}"
-    folder = container / folder_rel
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "part_0_0001.csv.gz").write_bytes(data)
-    manifest = {
-        "manifestVersion": "2024-04-01",
-        "byteCount": len(data),
-        "blobCount": 1,
-        "dataRowCount": len(rows),
-        "exportConfig": {
-            "exportName": EXPORT_NAME,
-            "resourceId": f"/subscriptions/{SUBSCRIPTION}/providers/"
-            f"Microsoft.CostManagement/exports/{EXPORT_NAME}",
-            "dataVersion": "1.0",
-            "apiVersion": "2023-07-01-preview",
-            "type": "FocusCost",
-            "timeFrame": "MonthToDate",
-            "granularity": "Daily",
-        },
-        "deliveryConfig": {"fileFormat": "Csv", "compressionMode": "gzip"},
-        "runInfo": {
-            "executionType": "Scheduled",
-            "submittedTime": "2026-04-01T06:00:00Z",
-            "runId": RUN_ID,
-            "startDate": "2026-03-01T00:00:00",
-            "endDate": "2026-03-31T00:00:00",
-        },
-        "blobs": [
-            {
-                "blobName": f"{folder_rel}/part_0_0001.csv.gz",
-                "byteCount": len(data),
-                "dataRowCount": len(rows),
-            }
-        ],
-    }
-    path = folder / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=2))
+    run = cost_exports.ExportRun(
+        EXPORT_NAME,
+        # an export of the billing account (not of the reference case's subscription: two
+        # exports of one scope compete for its month, and only one would count)
+        "/providers/Microsoft.Billing/billingAccounts/contoso/providers/"
+        f"Microsoft.CostManagement/exports/{EXPORT_NAME}",
+        RUN_ID,
+        "2026-04-01T06:00:00Z",
+        "2026-03-01T00:00:00",
+        "2026-03-31T00:00:00",
+    )
+    path = cost_exports.write_run(
+        container, folder_rel, run, rows, focus_columns=_focus_columns("1.0")
+    )
     return path, rows
 
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from ingest.samples import cost_exports
+
 RESOURCE = "contoso-voice-swc"
 DEPLOYMENT = "gpt-realtime-mini"
 MODEL = "gpt-realtime-mini-2025-12-15"
@@ -440,78 +442,51 @@ def bill_rows(run: str, consumed_in_blocks: bool = False) -> list[dict[str, Any]
     return rows
 
 
-def _manifest(
-    run: str, version: str, file_format: str, blob_name: str, size: int, rows: int
-) -> dict:
+def _export_run(run: str) -> cost_exports.ExportRun:
     run_id, submitted, end, _ = RUNS[run]
-    return {
-        "manifestVersion": "2024-04-01",
-        "byteCount": size,
-        "blobCount": 1,
-        "dataRowCount": rows,
-        "exportConfig": {
-            "exportName": EXPORT_NAME,
-            "resourceId": EXPORT_SCOPE,
-            "dataVersion": version,
-            "apiVersion": "2023-07-01-preview",
-            "type": "FocusCost",
-            "timeFrame": "MonthToDate",
-            "granularity": "Daily",
-        },
-        "deliveryConfig": {
-            "partitionData": True,
-            "dataOverwriteBehavior": "CreateNewReport",
-            "fileFormat": file_format,
-            "compressionMode": "gzip" if file_format == "Csv" else "snappy",
-            "containerUri": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-finops/providers/"
-            "Microsoft.Storage/storageAccounts/contosocost",
-            "rootFolderPath": "costs",
-        },
-        "runInfo": {
-            "executionType": "Scheduled",
-            "submittedTime": submitted,
-            "runId": run_id,
-            "startDate": "2026-03-01T00:00:00",
-            "endDate": end,
-        },
-        "blobs": [{"blobName": blob_name, "byteCount": size, "dataRowCount": rows}],
-    }
+    return cost_exports.ExportRun(
+        EXPORT_NAME, EXPORT_SCOPE, run_id, submitted, "2026-03-01T00:00:00", end
+    )
 
 
 def write_bill(
-    container: Path, file_format: str = "Csv", runs: tuple[str, ...] = ("early", "final")
+    container: Path,
+    file_format: str = "Csv",
+    runs: tuple[str, ...] = ("early", "final"),
+    bill_format: str = "focus",
 ) -> list[Path]:
     """Write the reference export runs in the Cost Management layout under `container`:
     costs/<export>/20260301-20260331/<yyyyMMddHHmm>/<run id>/part_0_0001.<ext> + manifest.json.
-    Csv: FOCUS 1.0, gzip, dates without seconds, ConsumedQuantity in tokens. Parquet: FOCUS
-    1.0r2, snappy, DECIMAL(38,18) costs, INT96 dates, ConsumedQuantity in blocks."""
-    import csv as csv_module
-    import io
-
+    Csv: FOCUS 1.0 (or, with `bill_format`, EA or MCA actual or amortized cost details), gzip,
+    dates without seconds, ConsumedQuantity in tokens. Parquet: FOCUS 1.0r2, snappy,
+    DECIMAL(38,18) costs, INT96 dates, ConsumedQuantity in blocks."""
     manifests = []
     for run in runs:
         run_id, _, _, stamp = RUNS[run]
         folder_rel = f"costs/{EXPORT_NAME}/20260301-20260331/{stamp}/{run_id}"
+        if file_format == "Csv":
+            manifests.append(
+                cost_exports.write_run(
+                    container,
+                    folder_rel,
+                    _export_run(run),
+                    bill_rows(run),
+                    bill_format,
+                    focus_columns=_focus_columns("1.0"),
+                )
+            )
+            continue
         folder = container / folder_rel
         folder.mkdir(parents=True, exist_ok=True)
-        if file_format == "Csv":
-            columns = _focus_columns("1.0")
-            rows = bill_rows(run)
-            text = io.StringIO()
-            writer = csv_module.DictWriter(text, columns, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-            data = gzip.compress(text.getvalue().encode(), mtime=0)
-            name = "part_0_0001.csv.gz"
-            version = "1.0"
-        else:
-            data = _parquet_bill(run)
-            rows = bill_rows(run)
-            name = "part_0_0001.snappy.parquet"
-            version = "1.0r2"
+        data = _parquet_bill(run)
+        name = "part_0_0001.snappy.parquet"
         (folder / name).write_bytes(data)
-        manifest = _manifest(
-            run, version, file_format, f"{folder_rel}/{name}", len(data), len(rows)
+        manifest = cost_exports.manifest(
+            _export_run(run),
+            "focus",
+            [(f"{folder_rel}/{name}", len(data), len(bill_rows(run)))],
+            file_format="Parquet",
+            data_version="1.0r2",
         )
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
         manifests.append(folder / "manifest.json")

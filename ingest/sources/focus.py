@@ -70,6 +70,60 @@ def canonical_columns() -> dict[str, str]:
     return {c: types[c] for c in ordered}
 
 
+@dataclass(frozen=True, eq=False)
+class CostDataset:
+    """A cost dataset as ingest lands it: its canonical columns (name -> SQL type, in landed
+    order), the other spellings read into them, and which columns play which part. FOCUS
+    (below) and Cost Management's native cost details (ingest.sources.cost_details) are two.
+    Compared and hashed by identity (there is one object per dataset)."""
+
+    name: str  # as the run bookkeeping says it: "focus", "cost_details"
+    landed: str  # the landing folder of its rows
+    columns: Mapping[str, str]
+    renamed: Mapping[str, str]  # other spelling -> canonical name
+    required: tuple[str, ...]  # a data file lacking one is not of this dataset
+    case_insensitive: bool = False  # native exports spell columns PascalCase or lowerCamel
+    date_formats: tuple[str, ...] = ()  # strptime formats tried before ISO-8601 (MM/DD/YYYY)
+    # the columns ingest reads as it lands (totals, the run's accounts and period, meters)
+    cost: str = "BilledCost"
+    currency: str = "BillingCurrency"
+    charge_start: str = "ChargePeriodStart"
+    charge_end: str | None = "ChargePeriodEnd"  # None: a row is the day that starts at it
+    billing_period_start: str = "BillingPeriodStart"
+    billing_account: str = "BillingAccountId"
+    sub_account: str = "SubAccountId"
+    meter: tuple[str, str, str, str] = (  # name, category, subcategory, unit of measure
+        "SkuMeter",
+        "x_SkuMeterCategory",
+        "x_SkuMeterSubcategory",
+        "x_PricingUnitDescription",
+    )
+
+    def canonical(self, column: str) -> str:
+        """The canonical name a source column is read into (itself when none)."""
+        if self.case_insensitive:
+            return self._lookup.get(column.lower(), column)
+        return self.renamed.get(column, column)
+
+    @property
+    def _lookup(self) -> dict[str, str]:
+        lookup = self.__dict__.get("_lookup_cache")
+        if lookup is None:
+            lookup = {c.lower(): c for c in self.columns}
+            lookup.update({old.lower(): new for old, new in self.renamed.items()})
+            object.__setattr__(self, "_lookup_cache", lookup)
+        return lookup
+
+
+FOCUS = CostDataset(
+    name="focus",
+    landed="focus_costs",
+    columns=canonical_columns(),
+    renamed=RENAMED_COLUMNS,
+    required=REQUIRED_COLUMNS,
+)
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -99,14 +153,19 @@ def _decimal(text: str) -> str:
     )
 
 
-def _typed(text: str, sql_type: str) -> tuple[str, str] | None:
+def _typed(text: str, sql_type: str, date_formats: tuple[str, ...] = ()) -> tuple[str, str] | None:
     """(expression casting a text column to sql_type, what is wrong when it fails), or None
-    when the text is the value (VARCHAR)."""
+    when the text is the value (VARCHAR). Dates and times are ISO-8601, or one of
+    `date_formats` (strptime; read as UTC)."""
     if sql_type == DECIMAL:
         return _decimal(text), "is not a decimal number"
     if sql_type == "TIMESTAMP":
         fixed = f"regexp_replace({text}, {_MINUTES_ONLY}, '\\1:00\\2')"
-        return f"timezone('UTC', try_cast({fixed} as TIMESTAMPTZ))", "is not a date and time"
+        iso = f"timezone('UTC', try_cast({fixed} as TIMESTAMPTZ))"
+        if date_formats:
+            formats = "[" + ", ".join(_literal(f) for f in date_formats) + "]"
+            iso = f"coalesce(try_strptime({text}, {formats}), {iso})"
+        return iso, "is not a date and time"
     if sql_type == "BOOLEAN":
         return f"try_cast(lower({text}) as BOOLEAN)", "is not true or false"
     if sql_type == "JSON":
@@ -140,10 +199,12 @@ class ColumnSql:
     problem: str | None
 
 
-def column_sql(name: str, sources: list[str], source_type: str) -> ColumnSql:
-    """The SQL making canonical column `name` from `sources` (quoted column names, the
-    canonical spelling first; `source_type` is the DuckDB type of the first)."""
-    sql_type = canonical_columns()[name]
+def column_sql(
+    name: str, sources: list[str], source_type: str, dataset: CostDataset = FOCUS
+) -> ColumnSql:
+    """The SQL making canonical column `name` of `dataset` from `sources` (quoted column
+    names, the canonical spelling first; `source_type` is the DuckDB type of the first)."""
+    sql_type = dataset.columns[name]
     column = _quote(name)
     source = sources[0] if len(sources) == 1 else "coalesce(" + ", ".join(sources) + ")"
     native = _native(source, source_type, sql_type)
@@ -158,7 +219,7 @@ def column_sql(name: str, sources: list[str], source_type: str) -> ColumnSql:
         for s in sources
     ]
     text = cleaned[0] if len(cleaned) == 1 else "coalesce(" + ", ".join(cleaned) + ")"
-    cast = _typed(text_column, sql_type)
+    cast = _typed(text_column, sql_type, dataset.date_formats)
     if cast is None:
         return ColumnSql(f"{text} as {text_column}", f"{text_column} as {column}", None)
     expression, what = cast
@@ -171,11 +232,13 @@ def column_sql(name: str, sources: list[str], source_type: str) -> ColumnSql:
     )
 
 
-def values_sql(relation: str, name: str, columns: list[str], source_type: str) -> str:
+def values_sql(
+    relation: str, name: str, columns: list[str], source_type: str, dataset: CostDataset = FOCUS
+) -> str:
     """SQL normalising canonical column `name` from `columns` of `relation` (its spellings, the
     canonical first; `source_type` the DuckDB type of the first): returns `value` (typed) and
     `problem` (as in normalise_sql's row_problem), a row for each row of `relation`."""
-    sql = column_sql(name, [_quote(c) for c in columns], source_type)
+    sql = column_sql(name, [_quote(c) for c in columns], source_type, dataset)
     return (
         f"with texts as (select {sql.text} from {relation}),\n"
         f"typed as (select {sql.typed} from texts)\n"
@@ -189,17 +252,22 @@ def extra_columns_sql(columns: Iterable[str]) -> str:
     return f"cast(to_json({{{pairs}}}) as varchar)"
 
 
-def sources_by_column(columns: Iterable[str]) -> dict[str, list[str]]:
+def sources_by_column(columns: Iterable[str], dataset: CostDataset = FOCUS) -> dict[str, list[str]]:
     """Canonical column -> the source columns that hold it, the canonical spelling first (it
-    wins over an old one). Columns no version lists map to themselves."""
+    wins over an old one). Columns the dataset does not list map to themselves."""
     by_canonical: dict[str, list[str]] = {}
     for column in columns:
-        canonical = RENAMED_COLUMNS.get(column, column)
-        by_canonical.setdefault(canonical, []).insert(0 if canonical == column else 1 << 30, column)
+        canonical = dataset.canonical(column)
+        first = canonical == column or (
+            dataset.case_insensitive and canonical.lower() == column.lower()
+        )
+        by_canonical.setdefault(canonical, []).insert(0 if first else 1 << 30, column)
     return by_canonical
 
 
-def normalise_sql(relation: str, source_types: Mapping[str, str]) -> str:
+def normalise_sql(
+    relation: str, source_types: Mapping[str, str], dataset: CostDataset = FOCUS
+) -> str:
     """SQL (DuckDB) that reads `relation` (columns as found in one data file, with DuckDB types)
     and returns the canonical columns, plus `x_ExtraColumns`, `source_row` (kept from the
     relation) and `row_problem` (why the row cannot be used, NULL when it can).
@@ -208,8 +276,8 @@ def normalise_sql(relation: str, source_types: Mapping[str, str]) -> str:
     (ingest.focus_columns), and a test holds the two to the same result. Three steps, so that
     every expression stays small: `texts` trims each text column and turns placeholders into
     NULL; `typed` casts; the final select names what failed to cast."""
-    by_canonical = sources_by_column(c for c in source_types if c != "source_row")
-    known = canonical_columns()
+    by_canonical = sources_by_column((c for c in source_types if c != "source_row"), dataset)
+    known = dataset.columns
     texts: list[str] = []
     typed: list[str] = []
     final: list[str] = []
@@ -220,7 +288,7 @@ def normalise_sql(relation: str, source_types: Mapping[str, str]) -> str:
             empty_type = "VARCHAR" if sql_type == "JSON" else sql_type
             final.append(f"cast(null as {empty_type}) as {_quote(name)}")
             continue
-        sql = column_sql(name, [_quote(s) for s in sources], source_types[sources[0]])
+        sql = column_sql(name, [_quote(s) for s in sources], source_types[sources[0]], dataset)
         texts.append(sql.text)
         typed.append(sql.typed)
         final.append(_quote(name))
@@ -244,9 +312,9 @@ def normalise_sql(relation: str, source_types: Mapping[str, str]) -> str:
     )
 
 
-def missing_required(columns: Iterable[str]) -> list[str]:
-    present = {RENAMED_COLUMNS.get(c, c) for c in columns}
-    return [c for c in REQUIRED_COLUMNS if c not in present]
+def missing_required(columns: Iterable[str], dataset: CostDataset = FOCUS) -> list[str]:
+    present = {dataset.canonical(c) for c in columns}
+    return [c for c in dataset.required if c not in present]
 
 
 def _parse_time(value: Any) -> datetime | None:

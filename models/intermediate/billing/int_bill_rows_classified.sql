@@ -10,6 +10,9 @@
       other Azure OpenAI meters (azure_openai_out_of_scope), Azure OpenAI meters nobody can
       classify (azure_openai_unmapped), usage of other services (other_service), and
       credit / adjustment / purchase / tax / other_charge as what they are.
+    Rows come from int_bill_rows (FOCUS and cost details exports alike). Block size: the
+    export's x_PricingBlockSize, else the block its unit of measure names (seed pricing_units,
+    the FinOps toolkit's PricingUnits: `1M` = 1,000,000, `1 Hour` = 1), else the meter's.
     Quantities: PricingQuantity is in blocks when ListUnitPrice x PricingQuantity = ListCost
     holds, so billed_quantity = PricingQuantity x block size, in the meter's own unit
     (pricing_unit); billed_tokens only for token meters, billed_hours only for hourly ones.
@@ -22,6 +25,7 @@ costs as (
     select
         run_key,
         source_row,
+        cost_dataset,
         charge_period_start_at,
         charge_category,
         charge_class,
@@ -46,13 +50,24 @@ costs as (
         billed_cost,
         effective_cost,
         list_cost,
-        contracted_cost
+        contracted_cost,
+        run_cost
 
-    from {{ ref('stg_focus__costs') }}
+    from {{ ref('int_bill_rows') }}
     where run_key in (
             select current_runs.run_key from {{ ref('int_export_runs_current') }} as current_runs
             where current_runs.is_current
         )
+
+),
+
+pricing_units as (
+
+    select
+        unit_of_measure,
+        pricing_block_size
+
+    from {{ ref('pricing_units') }}
 
 ),
 
@@ -82,6 +97,7 @@ with_meters as (
         meters.is_reconciled,
         meters.pricing_unit as meter_pricing_unit,
         meters.block_size as meter_block_size,
+        pricing_units.pricing_block_size as unit_block_size,
         cast(costs.charge_period_start_at as date) as charge_date,
         lower(coalesce(
             costs.resource_name, regexp_extract(costs.resource_id, '[^/]+$')
@@ -104,6 +120,8 @@ with_meters as (
     from costs
     left join meters
         on lower(trim(costs.sku_meter)) = meters.meter_key
+    left join pricing_units
+        on lower(trim(costs.x_pricing_unit_description)) = lower(pricing_units.unit_of_measure)
 
 ),
 
@@ -147,12 +165,7 @@ classified as (
         cast(coalesce(
             -- a block size outside 1..1e9 is not one (and would overflow)
             case when scoped.x_pricing_block_size between 1 and 1000000000 then scoped.x_pricing_block_size end,
-            case upper(trim(scoped.x_pricing_unit_description))
-                when '1K' then 1000
-                when '10K' then 10000
-                when '100' then 100
-                when '1M' then 1000000
-            end,
+            scoped.unit_block_size,
             scoped.meter_block_size,
             1
         ) as bigint) as block_size,

@@ -1,18 +1,37 @@
 {#
-    Which export run counts, per export scope and billing month. Runs are cumulative (each
+    Which export run counts, per billing scope and billing month. Runs are cumulative (each
     month-to-date run re-delivers the month so far; early in a month the previous month is
-    exported again), so appending them multiplies cost: exactly one run is current. Among the
-    runs that are not incomplete, the winner covers the latest end date (a shorter custom run
-    never replaces a fuller one), then was submitted last; an empty run never replaces a run
-    with rows. Loose files (no manifest) of one billing account and its subscriptions are
-    compared the same way (ingest gives them that scope; of two that cover as long, the one
-    with more rows). Incomplete runs are never current.
+    exported again), so appending them multiplies cost: exactly one run is current.
+
+    The billing scope is the scope the export reads (its exportConfig.resourceId without the
+    `/providers/Microsoft.CostManagement/exports/<name>` of the export itself), so two exports
+    of one scope - a FOCUS export and an actual cost export, say - compete for the same month
+    and are never both counted. Among the runs that are not incomplete, the winner has rows
+    (an empty run never replaces a run with rows), covers the latest end date (a shorter custom
+    run never replaces a fuller one), then is of the preferred dataset - FOCUS (it carries
+    billed and effective cost, block sizes and consumed quantities in one row), then actual
+    cost (what the invoice holds), then amortized cost (reservation purchases spread over
+    usage: it does not add up to the invoice) - then was submitted last. Loose files (no
+    manifest) of one billing account are compared the same way (ingest gives them that scope;
+    of two that cover as long, the one with more rows). Incomplete runs are never current.
 #}
 with
 
 runs as (
 
-    select * from {{ ref('stg_focus__export_runs') }}
+    select
+        *,
+        regexp_replace(
+            lower(export_scope), '/providers/microsoft\.costmanagement/exports/[^/]+/?$', ''
+        ) as billing_scope,
+        case dataset_type
+            when 'FocusCost' then 1
+            when 'ActualCost' then 2
+            when 'AmortizedCost' then 3
+            else 4
+        end as dataset_preference
+
+    from {{ ref('stg_focus__export_runs') }}
 
 ),
 
@@ -20,16 +39,19 @@ ranked as (
 
     select
         runs.run_key,
-        runs.export_scope,
+        runs.billing_scope,
         runs.billing_month,
         runs.rows_landed,
         runs.run_end_at,
         runs.is_loose_file,
+        runs.dataset_preference,
+        runs.dataset_type,
         row_number() over (
-            partition by runs.export_scope, runs.billing_month
+            partition by runs.billing_scope, runs.billing_month
             order by
                 runs.rows_landed > 0 desc,
                 runs.run_end_at desc nulls last,
+                runs.dataset_preference asc,
                 -- loose files have no submission time: of two covering as long, the fuller
                 case when runs.is_loose_file then runs.rows_landed end desc nulls last,
                 runs.submitted_at desc nulls last,
@@ -44,11 +66,13 @@ ranked as (
 winners as (
 
     select
-        ranked.export_scope,
+        ranked.billing_scope,
         ranked.billing_month,
         ranked.run_key as winner_key,
         ranked.rows_landed as winner_rows,
-        ranked.run_end_at as winner_end_at
+        ranked.run_end_at as winner_end_at,
+        ranked.dataset_preference as winner_preference,
+        ranked.dataset_type as winner_dataset_type
 
     from ranked
     where ranked.rank_in_scope = 1
@@ -69,6 +93,10 @@ final as (
             when runs.run_end_at is null and winners.winner_end_at is not null
                 or runs.run_end_at < winners.winner_end_at
                 then 'covers a shorter period than ' || winners.winner_key
+            when runs.dataset_preference > winners.winner_preference
+                then winners.winner_key || ' (' || winners.winner_dataset_type
+                    || ') covers the same period and is preferred to '
+                    || coalesce(runs.dataset_type, 'an unknown dataset')
             when runs.is_loose_file and runs.rows_landed < winners.winner_rows
                 then 'holds fewer rows than ' || winners.winner_key || ' for the same period'
             else 'superseded by ' || winners.winner_key || ', submitted later'
@@ -79,7 +107,7 @@ final as (
         on runs.run_key = ranked.run_key
     left join winners
         on
-            runs.export_scope = winners.export_scope
+            runs.billing_scope = winners.billing_scope
             and runs.billing_month is not distinct from winners.billing_month
 
 )

@@ -11,7 +11,9 @@ final as (
     select
         runs.run_key,
         runs.export_scope,
+        runs.billing_scope,
         runs.export_name,
+        runs.dataset_type,
         runs.dataset_version,
         runs.time_frame,
         runs.billing_month,

@@ -2,7 +2,8 @@
     The whole bill of the current export runs, nothing left out: every bill row, classified
     (int_bill_rows_classified), summed per run, charge date, billing currency and what it is.
     Money is summed within one billing currency only; BilledCost, EffectiveCost and ListCost are
-    never added to each other.
+    never added to each other. run_cost is the cost column of the run's own dataset (BilledCost
+    of FOCUS, the cost of an actual or amortized cost export): what fct_export_run_totals checks.
 #}
 with
 
@@ -16,6 +17,7 @@ aggregated as (
 
     select
         bill_rows.run_key,
+        bill_rows.cost_dataset,
         bill_rows.charge_date,
         bill_rows.billing_currency,
         bill_rows.cost_class,
@@ -29,6 +31,7 @@ aggregated as (
         min(bill_rows.pricing_unit) as pricing_unit,
         sum(bill_rows.billed_quantity) as billed_quantity,
         sum(bill_rows.billed_cost) as billed_cost,
+        sum(bill_rows.run_cost) as run_cost,
         sum(bill_rows.effective_cost) as effective_cost,
         sum(bill_rows.list_cost) as list_cost,
         count(*) as bill_rows
@@ -36,6 +39,7 @@ aggregated as (
     from bill_rows
     group by
         bill_rows.run_key,
+        bill_rows.cost_dataset,
         bill_rows.charge_date,
         bill_rows.billing_currency,
         bill_rows.cost_class,

@@ -3,8 +3,8 @@
     'other_service', 'credit', 'adjustment', 'purchase', 'tax', 'other_charge'
 ] -%}
 {#
-    Does the bill add up? Per current export run and billing currency: the rows and BilledCost
-    that `ingest focus` landed (counted while it wrote them) beside what the warehouse holds
+    Does the bill add up? Per current export run and billing currency: the rows and cost (the
+    BilledCost of a FOCUS run, the cost of an actual or amortized cost run) that `ingest costs` landed (counted while it wrote them) beside what the warehouse holds
     (marts.fct_billed_costs), split by what the cost is. A data test requires them equal on every
     build: a model that drops or doubles a bill row fails the build.
 #}
@@ -43,9 +43,9 @@ warehouse as (
         run_key,
         billing_currency,
         sum(bill_rows) as warehouse_rows,
-        sum(billed_cost) as warehouse_billed_cost,
+        sum(run_cost) as warehouse_billed_cost,
     {%- for cost_class in cost_classes %}
-        coalesce(sum(billed_cost) filter (where cost_class = '{{ cost_class }}'), 0)
+        coalesce(sum(run_cost) filter (where cost_class = '{{ cost_class }}'), 0)
             as {{ cost_class }}_cost{{ "," if not loop.last }}
     {%- endfor %}
 
