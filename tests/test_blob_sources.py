@@ -165,3 +165,42 @@ def test_the_simulator_writes_to_blob_storage(workspace: Workspace, container) -
     assert events.exit_code == 0 and "3 files" in events.stdout
     focus = workspace.ingest("focus", f"{prefix}/cost_exports/")
     assert focus.exit_code == 0 and "3 runs (0 already landed, 3 complete" in focus.stdout
+
+
+def test_actual_and_amortized_cost_exports_are_read_from_blob_storage(
+    workspace: Workspace, container, tmp_path
+) -> None:
+    """An EA actual cost export (manifest layout) and a loose MCA amortized cost download in
+    one container: each found, recognised (manifest type; header and name) and landed whole."""
+    from ingest.samples import cost_exports
+    from ingest.samples.reference_case import RUNS, _focus_columns, bill_rows, write_bill
+
+    write_bill(tmp_path / "export", runs=("final",), bill_format="ea-actual")
+    cost_exports.write_loose(
+        tmp_path / "export" / "downloads" / "mca-amortized-2026-03.csv.gz",
+        bill_rows("final"),
+        "mca-amortized",
+        focus_columns=_focus_columns("1.0"),
+    )
+    for path in sorted((tmp_path / "export").rglob("*")):
+        if path.is_file():
+            container.upload_blob(str(path.relative_to(tmp_path / "export")), path.read_bytes())
+
+    result = workspace.ingest("costs", f"az://{container.container_name}/")
+
+    assert result.exit_code == 0, result.stderr
+    assert "2 runs (0 already landed, 2 complete" in result.stdout
+    runs = workspace.landed_focus("select run_key, dataset_type, source_uri from runs order by 2")
+    assert [(r["run_key"] == RUNS["final"][0], r["dataset_type"]) for r in runs] == [
+        (True, "ActualCost"),
+        (False, "AmortizedCost"),
+    ]
+    rows = workspace.landed_cost_details(
+        "select MeterName, cast(Quantity * 1000000 as int) as tokens, count(*) as copies "
+        "from costs where MeterName like 'gpt rt aud mn%' group by all order by 1"
+    )
+    assert [(r["MeterName"], r["tokens"], r["copies"]) for r in rows] == [
+        ("gpt rt aud mn cd in gl 1215 1M Tokens", 0, 2),
+        ("gpt rt aud mn in gl 1215 1M Tokens", 640, 2),
+        ("gpt rt aud mn out gl 1215 1M Tokens", 631, 2),
+    ]
