@@ -20,7 +20,7 @@ import typer
 
 from ingest import azure_blob, config, events, focus
 from ingest.azure_blob import BlobConfigError
-from ingest.inputs import SourceError, resolve
+from ingest.inputs import Shard, SourceError, resolve
 from ingest.landing import FINAL_STATUSES, LandingZone
 from ingest.sources.realtime_events import RecordError
 
@@ -54,6 +54,25 @@ WarehouseOption = Annotated[
         show_default=False,
     ),
 ]
+ShardOption = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        envvar="TOKENRECON_SHARD",
+        help="Land only shard i of N (i/N, e.g. 2/4): every input belongs to exactly one shard, "
+        "so N processes given the same sources land one zone without coordinating.",
+        show_default=False,
+    ),
+]
+
+
+def _shard(text: str | None) -> Shard | None:
+    try:
+        return Shard.parse(text) if text else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--shard") from None
+
+
 AccountUrlOption = Annotated[
     str | None,
     typer.Option(
@@ -152,6 +171,7 @@ def events_command(
             help="Exit 1 when any record was quarantined (default: report and exit 0).",
         ),
     ] = False,
+    shard: ShardOption = None,
 ) -> None:
     """Land Realtime API event logs (bare wire events or envelopes; GA, beta or .NET shapes)."""
     options = events.EventOptions(resource, deployment, received_at)
@@ -159,12 +179,15 @@ def events_command(
         options.defaults()
     except RecordError as exc:
         raise typer.BadParameter(str(exc), param_hint="--received-at") from None
+    part = _shard(shard)
     zone = _zone(landing)
     try:
         files = list(resolve(sources, events.accepts, account_url))
     except (SourceError, BlobConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if part:
+        files = [f for f in files if part.holds(f.uri)]
 
     workers = workers or os.cpu_count() or 1
     totals = dict.fromkeys(("files", "skipped", "duplicates", "read", "landed", "quarantined"), 0)
@@ -270,12 +293,16 @@ def costs_command(
             show_default=False,
         ),
     ] = None,
+    shard: ShardOption = None,
 ) -> None:
     """Land Azure Cost Management exports - FOCUS, actual cost and amortized cost (EA and MCA);
     CSV, CSV gzip, Parquet - and their run bookkeeping (dbt picks the current runs)."""
     zone = _zone(landing)
     try:
+        part = _shard(shard)
         plans = focus.plan_runs(sources, account_url, loose_type.value if loose_type else None)
+        if part:  # a run (its manifest, or a loose file) is the unit a shard takes
+            plans = [p for p in plans if part.holds(p.source.uri)]
     except (SourceError, BlobConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -100,3 +100,29 @@ def resolve(
             yield from (_local(p) for p in files)
         else:
             raise SourceError(f"{source}: no such file or folder")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` of `count` (1-based, `--shard 2/4`): the inputs whose key hashes to it.
+    N processes (or executors), each given one shard of the same sources, land one zone
+    between them without coordinating: each input belongs to exactly one shard, and every
+    piece of bookkeeping an ingest writes is a file of its own input or run."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ValueError(f"shard {text!r} is not i/N (for example 2/4)") from None
+        if not 1 <= index <= count:
+            raise ValueError(f"shard {text!r}: i must be between 1 and N")
+        return cls(index, count)
+
+    def holds(self, key: str) -> bool:
+        import xxhash
+
+        return xxhash.xxh3_64_intdigest(key.encode()) % self.count == self.index - 1

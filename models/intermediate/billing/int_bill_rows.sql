@@ -33,6 +33,7 @@ focus_rows as (
 
     select
         run_key,
+        source_uri,
         source_row,
         'focus' as cost_dataset,
         charge_period_start_at,
@@ -83,6 +84,7 @@ detail_rows as (
 
     select
         details.run_key,
+        details.source_uri,
         details.source_row,
         'cost_details' as cost_dataset,
         details.charge_date_at as charge_period_start_at,

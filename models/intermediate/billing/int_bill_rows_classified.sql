@@ -24,6 +24,7 @@ costs as (
 
     select
         run_key,
+        source_uri,
         source_row,
         cost_dataset,
         charge_period_start_at,

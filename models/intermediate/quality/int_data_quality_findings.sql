@@ -20,7 +20,7 @@ responses as (
         resource_name,
         usage_violations
 
-    from {{ ref('fct_response_usage') }}
+    from {{ ref('int_response_usage') }}
     where has_usage_violation
 
 ),

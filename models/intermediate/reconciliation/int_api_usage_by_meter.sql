@@ -11,14 +11,14 @@ responses as (
 
     -- a response whose usage breaks an invariant is left out of the sums (counted in
     -- fct_data_quality): its negative uncached counts would bill nothing real
-    select * from {{ ref('fct_response_usage') }}
+    select * from {{ ref('int_response_usage') }}
     where not has_usage_violation
 
 ),
 
 transcriptions as (
 
-    select * from {{ ref('fct_transcription_usage') }}
+    select * from {{ ref('int_transcription_usage') }}
 
 ),
 
@@ -39,7 +39,7 @@ billed_meters as (
     select distinct
         resource_name,
         lower(meter_name) as meter_key
-    from {{ ref('fct_billed_usage') }}
+    from {{ ref('int_billed_usage') }}
 
 ),
 

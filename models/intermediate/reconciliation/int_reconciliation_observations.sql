@@ -7,7 +7,7 @@ with
 
 reconciled as (
 
-    select * from {{ ref('fct_meter_reconciliation') }}
+    select * from {{ ref('int_meter_reconciliation') }}
     where
         pricing_unit = 'tokens'
         and reconciliation_status not in ('unmapped_meter', 'unlinked_usage', 'out_of_scope')

@@ -10,7 +10,7 @@ responses as (
         usage_date,
         resource_name,
         count(*) as responses
-    from {{ ref('fct_response_usage') }}
+    from {{ ref('int_response_usage') }}
     where not has_usage_violation  -- left out of the sums, as in int_api_usage_by_meter
     group by all
 
@@ -22,7 +22,7 @@ sessions as (
         session_date as usage_date,
         resource_name,
         sum(user_speech_seconds) as user_speech_seconds
-    from {{ ref('fct_session_usage') }}
+    from {{ ref('int_session_usage') }}
     group by all
 
 ),
@@ -36,7 +36,7 @@ transcriptions as (
         coalesce(sum(input_text_tokens), 0) as transcription_text_tokens,
         coalesce(sum(output_tokens), 0) as transcription_output_tokens,
         coalesce(sum(duration_seconds), 0) as transcription_seconds
-    from {{ ref('fct_transcription_usage') }}
+    from {{ ref('int_transcription_usage') }}
     group by all
 
 ),

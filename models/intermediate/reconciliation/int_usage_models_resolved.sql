@@ -11,7 +11,7 @@ announced as (
         resource_name,
         deployment_name,
         model
-    from {{ ref('fct_response_usage') }}
+    from {{ ref('int_response_usage') }}
 
     union
 
@@ -19,7 +19,7 @@ announced as (
         transcriptions.resource_name,
         transcriptions.deployment_name,
         transcriptions.session_model as model
-    from {{ ref('fct_transcription_usage') }} as transcriptions
+    from {{ ref('int_transcription_usage') }} as transcriptions
 
 ),
 

@@ -1,25 +1,5 @@
-with
-
-quarantined as (
-
-    select * from {{ ref('stg_ingest__quarantined_records') }}
-
-),
-
-final as (
-
-    select
-        quarantined.dataset,
-        quarantined.source_uri,
-        quarantined.record_number,
-        quarantined.quarantine_reason,
-        quarantined.raw_bytes,
-        quarantined.raw_excerpt,
-        quarantined.source_file_id,
-        quarantined.quarantined_at
-
-    from quarantined
-
-)
-
-select * from final
+{#
+    The mart users and BI tools read: intermediate.int_quarantined_records, as it is (the logic lives there,
+    so intermediate models never read a mart).
+#}
+select * from {{ ref('int_quarantined_records') }}  -- noqa: AM04

@@ -17,7 +17,7 @@ with
 reconciled as (
 
     select *
-    from {{ ref('fct_meter_reconciliation') }}
+    from {{ ref('int_meter_reconciliation') }}
     where
         reconciliation_status not in ('unmapped_meter', 'unlinked_usage', 'out_of_scope')
         and pricing_unit = 'tokens'
