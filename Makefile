@@ -17,13 +17,14 @@ export DBT_PROFILES_DIR ?= $(CURDIR)
 export DBT_PROJECT_DIR ?= $(CURDIR)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup demo build browser test lint format bench-events bench-focus docs clean
+.PHONY: help setup demo build browser test lint format bench-events bench-focus bench-scale docs clean
 
 help:
 	@echo "make demo   - set up, simulate a month + the reference case, ingest, dbt build, export, validate, report"
 	@echo "make test   - set up, lint (ruff, sqlfluff) and run every test"
 	@echo "make bench-events - event ingest benchmark (writes benchmarks/results/events.md)"
 	@echo "make bench-focus  - FOCUS ingest benchmark (writes benchmarks/results/focus.md)"
+	@echo "make bench-scale  - dbt build as a month grows: full vs next day (writes benchmarks/results/scale.md)"
 	@echo "make docs   - dbt docs generate (target/index.html)"
 
 $(BIN)/.installed: requirements.lock
@@ -94,6 +95,9 @@ bench-events: setup
 
 bench-focus: setup
 	$(BIN)/python benchmarks/bench_focus.py
+
+bench-scale: setup
+	$(BIN)/python benchmarks/bench_scale.py
 
 docs: setup
 	$(BIN)/dbt docs generate

@@ -104,7 +104,8 @@ speech_summary as (
     select
         session_id,
         count(*) as speech_turns,
-        sum(audio_end_ms - audio_start_ms) / 1000.0 as user_speech_seconds
+        -- exact milliseconds: a sum of decimals is the same in any order, unlike floats
+        sum(audio_end_ms - audio_start_ms) * cast('0.001' as decimal(18, 3)) as user_speech_seconds
 
     from speech_turns
     where audio_end_ms >= audio_start_ms

@@ -78,7 +78,13 @@ def fit(rows: pd.DataFrame, features: list[str]) -> pd.DataFrame:
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    observations = dbt.ref("int_reconciliation_observations").df()
+    # rows in a fixed order: a fit's last floating-point bits depend on it, and a rebuild of
+    # the same data (incremental or full) must give the same table
+    observations = (
+        dbt.ref("int_reconciliation_observations")
+        .df()
+        .sort_values(["meter_name", "usage_field", "usage_date", "resource_name"], kind="stable")
+    )
     fitted = [
         fit(group, FEATURES[field])
         for (_, field), group in observations.groupby(["meter_name", "usage_field"], sort=True)

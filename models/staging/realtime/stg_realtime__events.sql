@@ -16,7 +16,12 @@ renamed as (
 
         -- when, where
         timezone('UTC', source.received_at) as received_at,
-        cast(timezone('UTC', source.received_at) as date) as event_date,
+        -- the partition folder the record landed in (event_date=YYYY-MM-DD, the UTC date it was
+        -- received): a filter on it with literal dates reads only those folders' files
+        cast(
+            nullif(regexp_extract(source.filename, 'event_date=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1), '')
+            as date
+        ) as event_date,
         source.resource_name,
         source.deployment_name,
         source.direction,
@@ -58,7 +63,8 @@ renamed as (
         source.usage.output_text_tokens,
         source.usage.output_audio_tokens,
         source.usage.output_reasoning_tokens,
-        source.usage.usage_seconds,
+        -- exact, so sums do not depend on the order rows are added in
+        cast(source.usage.usage_seconds as decimal(18, 6)) as usage_seconds,
 
         -- voice activity, audio and errors
         source.audio_start_ms,
