@@ -104,6 +104,7 @@ def run_size(sessions_per_day: int, work: Path) -> Row:
     full = measure(dbt, env=env, cwd=work)
     subprocess.run([*ingest, "events", *next_day], env=env, check=True, capture_output=True)
     incremental = measure(dbt, env=env, cwd=work)
+    shutil.copy(work / "target" / "run_results.json", work / "next_day_run_results.json")
     refresh = measure([*dbt, "--full-refresh"], env=env, cwd=work)
     with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
         [(events,)] = con.sql("select count(*) from intermediate.int_events_sessionised").fetchall()
@@ -114,6 +115,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="30,120,480", help="sessions a day, comma-separated")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep each size's landing, warehouse and dbt target"
+    )
     args = parser.parse_args()
     base = args.workdir or Path(tempfile.mkdtemp(prefix="tokenrecon-bench-scale-"))
     rows = []
@@ -123,11 +127,12 @@ def main() -> None:
         work.mkdir(parents=True)
         rows.append(run_size(size, work))
         print(table(rows[-1:]), flush=True)
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     header = (
         f"`dbt build` on the DuckDB target, {DAYS - 1} simulated days then one more "
         f"({datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"DuckDB memory_limit {os.environ.get('TOKENRECON_DUCKDB_MEMORY_LIMIT', '4GB')}):"
+        f"DuckDB memory_limit {os.environ.get('TOKENRECON_DUCKDB_MEMORY_LIMIT', '1200MB')}):"
     )
     result = header + "\n\n" + table(rows) + "\n"
     print("\n" + result)
