@@ -26,7 +26,9 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import time
 import uuid
 from collections import OrderedDict
@@ -125,8 +127,28 @@ class LoadRecord:
         return row
 
 
+HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "host"
+
+
 def _tmp_name(final: Path) -> Path:
-    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    """`.<name>.<host>~<pid>~<random>.tmp`: who writes it, so a cleanup can tell a killed
+    writer's leftover (its process is gone) from a live one's on this machine."""
+    return final.with_name(f".{final.name}.{HOST}~{os.getpid()}~{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _writer_is_gone(tmp: Path) -> bool:
+    """Whether the process that named `tmp` (see _tmp_name) has ended: known only for a
+    writer on this machine; any other temporary file counts as gone once 600 s old."""
+    parts = tmp.name.split(".")[-2].split("~")
+    if len(parts) == 3 and parts[0] == HOST and parts[1].isdigit():
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # alive, another user's
+            return False
+        return int(parts[1]) != os.getpid() and time.time() - tmp.stat().st_mtime > 600
+    return time.time() - tmp.stat().st_mtime > 600
 
 
 def write_table_atomically(table: pa.Table, final: Path, staging: Path | None = None) -> None:
@@ -259,7 +281,8 @@ class Scratch:
         files a run killed while writing a schema file (or an earlier version of this module)
         left among the dataset's files. All of them are invisible to readers meanwhile."""
         # Nothing a live run writes is among these: runs stage everything in their own folder,
-        # schema files are staged in `_scratch/` itself (so those are taken only when old).
+        # schema files are staged in `_scratch/` itself, named by their writer (so those are
+        # taken only when its process has ended, or when old if it ran on another machine).
         # The others are what earlier versions of this module left beside the data.
         leftovers = [
             *self.root.glob(f"{self.dataset}/*/.*.parquet.tmp"),
@@ -270,7 +293,7 @@ class Scratch:
             path.unlink(missing_ok=True)
         for path in [*self.root.glob("*/._schema.parquet.*.tmp"), *self.base.parent.glob(".*.tmp")]:
             with contextlib.suppress(OSError):
-                if time.time() - path.stat().st_mtime > 600:
+                if _writer_is_gone(path):
                     path.unlink()
         for folder in sorted(self.base.iterdir()):
             if folder.name.startswith(".init-"):

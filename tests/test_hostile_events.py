@@ -829,6 +829,16 @@ def test_leftovers_of_a_killed_run_are_removed_and_its_commit_finished(
     os.utime(schema_tmp, (time.time() - 3600, time.time() - 3600))
     young_schema_tmp = workspace.landing / "_scratch" / "._schema.parquet.0dd.tmp"
     young_schema_tmp.write_bytes(b"being written")
+    # young ones named by their writer: taken when its process is gone, kept while it lives
+    # (a process of another machine cannot be asked: its file is kept until old)
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    scratch = workspace.landing / "_scratch"
+    dead_writer = scratch / f"._schema.parquet.{landing.HOST}~{ended.pid}~0dead.tmp"
+    live_writer = scratch / f"._schema.parquet.{landing.HOST}~{os.getppid()}~11fe.tmp"
+    other_host = scratch / "._schema.parquet.another-host~1~0a.tmp"
+    for tmp in (dead_writer, live_writer, other_host):
+        tmp.write_bytes(b"partial")
     # a run killed midway through its commit: the journal written, the first rename done
     committing = zone.scratch(events.DATASET)
     apply_journal = landing._apply_journal
@@ -855,6 +865,8 @@ def test_leftovers_of_a_killed_run_are_removed_and_its_commit_finished(
     assert list((workspace.landing / landing.SCRATCH / events.DATASET).iterdir()) == []
     assert not schema_tmp.exists() and not legacy_tmp.exists()
     assert young_schema_tmp.exists()  # possibly another ingest's, live
+    assert not dead_writer.exists()
+    assert live_writer.exists() and other_host.exists()
 
 
 def test_a_live_runs_scratch_folder_is_left_alone(workspace: Workspace) -> None:
