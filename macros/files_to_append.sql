@@ -15,7 +15,7 @@
     {%- set days = [] -%}
     {%- for row in rows -%}
         {%- if row[0] not in keys %}{% do keys.append(row[0]) %}{% endif -%}
-        {%- if row[1] not in days %}{% do days.append(row[1]) %}{% endif -%}
+        {%- if row[1] is not none and row[1] not in days %}{% do days.append(row[1]) %}{% endif -%}
     {%- endfor -%}
     {{ return({'files': keys | sort, 'days': days | sort}) }}
 {% endmacro %}
